@@ -1,0 +1,67 @@
+"""snapkit: Rok-style snapshots for ML data and pipeline steps, on object storage.
+
+The Python API mirrors the `snap` command: `open_store`, `take`, `restore`, and the
+`Store` methods `log`, `show`, `ls`, `tag`, `untag`. Names are imported on first use so
+that `snap --help` does not pay for pyarrow and boto3.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "open_store": "snapkit.api",
+    "take": "snapkit.api",
+    "restore": "snapkit.api",
+    "Store": "snapkit.api",
+    "SnapshotInfo": "snapkit.api",
+    "RestoreOutcome": "snapkit.api",
+    "SnapError": "snapkit.errors",
+    "NotFound": "snapkit.errors",
+    "StoreUnavailable": "snapkit.errors",
+    "AccessDenied": "snapkit.errors",
+    "CorruptObject": "snapkit.errors",
+    "Conflict": "snapkit.errors",
+    "Refused": "snapkit.errors",
+    "DiskFull": "snapkit.errors",
+}
+
+__all__ = [
+    "AccessDenied",
+    "Conflict",
+    "CorruptObject",
+    "DiskFull",
+    "NotFound",
+    "Refused",
+    "RestoreOutcome",
+    "SnapError",
+    "SnapshotInfo",
+    "Store",
+    "StoreUnavailable",
+    "open_store",
+    "restore",
+    "take",
+]
+
+if TYPE_CHECKING:
+    from snapkit.api import RestoreOutcome, SnapshotInfo, Store, open_store, restore, take
+    from snapkit.errors import (
+        AccessDenied,
+        Conflict,
+        CorruptObject,
+        DiskFull,
+        NotFound,
+        Refused,
+        SnapError,
+        StoreUnavailable,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'snapkit' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

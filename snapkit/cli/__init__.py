@@ -1,0 +1,1 @@
+"""The `snap` command: one small module per command group, each parse → API → print."""

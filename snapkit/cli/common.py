@@ -1,0 +1,14 @@
+"""What every command needs: the store named by the global options."""
+
+from __future__ import annotations
+
+import click
+
+
+def open_store_from(ctx: click.Context, *, create: bool = False):
+    from snapkit.api import open_store
+
+    return open_store(ctx.obj.get("store"), create=create)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")

@@ -1,0 +1,69 @@
+"""Cut files into content-defined chunks (FastCDC) named by their BLAKE3 hash.
+
+Small files are one chunk. A file's hash is its chunk's id when it has one chunk, else the
+BLAKE3 of its chunk digests in order (see docs/format.md), so hashing each byte once is enough.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+from blake3 import blake3
+from pyfastcdc import FastCDC
+
+FILE_HASH_DOMAIN = b"snapkit-file-v1\0"
+
+
+@dataclass(frozen=True)
+class ChunkerParams:
+    """FastCDC parameters; they are part of a store's config so every writer cuts alike."""
+
+    min_size: int = 256 * 1024
+    avg_size: int = 1024 * 1024
+    max_size: int = 4 * 1024 * 1024
+
+    def to_json(self) -> dict[str, int | str]:
+        return {"algorithm": "fastcdc2020", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, int | str]) -> ChunkerParams:
+        return cls(int(data["min_size"]), int(data["avg_size"]), int(data["max_size"]))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    data: memoryview | bytes
+
+
+class Chunker:
+    """Cuts one file at a time; one instance per thread (FastCDC objects are not shared)."""
+
+    def __init__(self, params: ChunkerParams) -> None:
+        self.params = params
+        self._cdc = FastCDC(params.avg_size, min_size=params.min_size, max_size=params.max_size)
+
+    def chunks(self, path: str | os.PathLike[str], size: int) -> Iterator[Chunk]:
+        """Yield the chunks of a file in order. Data views are valid until the next yield."""
+        if size <= self.params.min_size:
+            with open(path, "rb") as f:
+                data = f.read()
+            yield Chunk(blake3(data).hexdigest(), data)
+            return
+        for piece in self._cdc.cut_file(path):
+            yield Chunk(blake3(piece.data).hexdigest(), piece.data)
+
+
+def file_hash(chunk_ids: list[str] | tuple[str, ...]) -> str:
+    """The content hash of a file from its chunk ids (see module docstring)."""
+    if len(chunk_ids) == 1:
+        return chunk_ids[0]
+    h = blake3(FILE_HASH_DOMAIN)
+    for cid in chunk_ids:
+        h.update(bytes.fromhex(cid))
+    return h.hexdigest()
+
+
+EMPTY_FILE_HASH = blake3(b"").hexdigest()

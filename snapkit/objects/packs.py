@@ -1,0 +1,128 @@
+"""Pack files: many chunks in one stored object, self-describing.
+
+Layout (see docs/format.md):  blob_0 … blob_n-1 | header | u32 header length | b"SNAPPK01"
+where the header is zstd-compressed JSON `[[chunk_id, offset, length, raw_length, codec], …]`.
+The pack's name is the BLAKE3 of all its bytes. The header lets a pack that landed before its
+index was written (a killed take) be indexed again by reading only its tail.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+from dataclasses import dataclass
+
+import zstandard
+
+from snapkit.errors import CorruptObject
+from snapkit.objects.hashing import digest
+
+PACK_MAGIC = b"SNAPPK01"
+TRAILER = struct.Struct("<I")
+TRAILER_SIZE = TRAILER.size + len(PACK_MAGIC)
+CODEC_RAW = 0
+CODEC_ZSTD = 1
+_SAMPLE = 16 * 1024
+_WORTH = 0.92  # store compressed only when it saves at least 8 %
+
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    c = getattr(_local, "cctx", None)
+    if c is None:
+        c = _local.cctx = zstandard.ZstdCompressor(level=1)
+    return c
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d = getattr(_local, "dctx", None)
+    if d is None:
+        d = _local.dctx = zstandard.ZstdDecompressor()
+    return d
+
+
+@dataclass(frozen=True)
+class BlobEntry:
+    """Where one chunk lives: in pack `pack`, `length` stored bytes at `offset`."""
+
+    pack: str
+    offset: int
+    length: int
+    raw_length: int
+    codec: int
+
+
+def encode_blob(data: bytes | memoryview) -> tuple[bytes | memoryview, int]:
+    """Compress with zstd when it pays; incompressible data (Parquet, media) is kept raw.
+
+    A 16 KiB sample decides for large chunks, so random data costs one small attempt.
+    """
+    n = len(data)
+    if n < 64:
+        return data, CODEC_RAW
+    cctx = _compressor()
+    if n > 4 * _SAMPLE and len(cctx.compress(data[:_SAMPLE])) > _SAMPLE * _WORTH:
+        return data, CODEC_RAW
+    packed = cctx.compress(data)
+    if len(packed) > n * _WORTH:
+        return data, CODEC_RAW
+    return packed, CODEC_ZSTD
+
+
+def decode_blob(stored: bytes | memoryview, codec: int, raw_length: int) -> bytes:
+    if codec == CODEC_RAW:
+        return bytes(stored)
+    if codec == CODEC_ZSTD:
+        return _decompressor().decompress(stored, max_output_size=raw_length)
+    raise ValueError(f"unknown codec {codec}")
+
+
+class PackBuilder:
+    """Accumulates encoded blobs in memory until the pack is big enough to upload."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes | memoryview] = []
+        self._entries: list[list[object]] = []
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, chunk_id: str, stored: bytes | memoryview, raw_length: int, codec: int) -> None:
+        self._parts.append(bytes(stored))
+        self._entries.append([chunk_id, self.size, len(stored), raw_length, codec])
+        self.size += len(stored)
+
+    def finish(self) -> tuple[str, bytes, dict[str, BlobEntry]]:
+        """Seal the pack: returns (pack id, pack bytes, chunk id → entry)."""
+        header = zstandard.ZstdCompressor(level=3).compress(
+            json.dumps(self._entries, separators=(",", ":")).encode()
+        )
+        body = b"".join([*self._parts, header, TRAILER.pack(len(header)), PACK_MAGIC])
+        pack_id = digest(body)
+        entries = {
+            e[0]: BlobEntry(pack_id, e[1], e[2], e[3], e[4])  # type: ignore[arg-type]
+            for e in self._entries
+        }
+        return pack_id, body, entries
+
+
+def parse_pack_tail(pack_id: str, tail: bytes, pack_size: int) -> tuple[int, int]:
+    """From the last TRAILER_SIZE bytes of a pack, return (header offset, header length)."""
+    if len(tail) != TRAILER_SIZE or not tail.endswith(PACK_MAGIC):
+        raise CorruptObject(f"pack {pack_id} has no valid trailer", key=pack_id)
+    (header_len,) = TRAILER.unpack(tail[: TRAILER.size])
+    offset = pack_size - TRAILER_SIZE - header_len
+    if offset < 0:
+        raise CorruptObject(f"pack {pack_id} header length is out of range", key=pack_id)
+    return offset, header_len
+
+
+def parse_pack_header(pack_id: str, header: bytes) -> dict[str, BlobEntry]:
+    try:
+        rows = json.loads(_decompressor().decompress(header, max_output_size=1 << 30))
+    except (zstandard.ZstdError, ValueError) as exc:
+        raise CorruptObject(f"pack {pack_id} header is unreadable: {exc}", key=pack_id) from exc
+    return {r[0]: BlobEntry(pack_id, r[1], r[2], r[3], r[4]) for r in rows}

@@ -1,0 +1,218 @@
+"""The object store: chunks in packs, found through the index, verified on every read.
+
+Also holds the other immutable objects (trees, snapshots) written once under their hash.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from blake3 import blake3
+
+from snapkit.errors import CorruptObject, NotFound
+from snapkit.objects.cache import ObjectCache
+from snapkit.objects.hashing import digest
+from snapkit.objects.index import decode_index, encode_index
+from snapkit.objects.packs import (
+    TRAILER_SIZE,
+    BlobEntry,
+    decode_blob,
+    parse_pack_header,
+    parse_pack_tail,
+)
+from snapkit.storage.base import Storage
+
+MAX_GAP = 1 << 20  # read through gaps up to 1 MiB rather than issue another request
+MAX_RANGE = 64 << 20
+
+
+def pack_key(pack_id: str) -> str:
+    return f"data/{pack_id[:2]}/{pack_id}"
+
+
+class ObjectStore:
+    """Chunks, packs and the pack index over a byte-level `Storage`."""
+
+    def __init__(
+        self, storage: Storage, cache: ObjectCache | None = None, read_threads: int = 4
+    ) -> None:
+        self.storage = storage
+        self.cache = cache or ObjectCache(None)
+        self.read_threads = read_threads
+        self.index: dict[str, BlobEntry] = {}
+        self.pack_sizes: dict[str, int] = {}
+        self.index_ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- immutable named objects (trees, snapshots, indexes) ----------------------------
+
+    def put_object(self, kind: str, data: bytes) -> str:
+        """Write `data` under `kind/<hash>` once; rewriting the same bytes is a no-op."""
+        oid = digest(data)
+        self.storage.put_if_absent(f"{kind}/{oid}", data)
+        return oid
+
+    def get_object(self, kind: str, oid: str, *, cached: bool = False) -> bytes:
+        """Read `kind/<oid>` and verify it hashes to `oid`."""
+        key = f"{kind}/{oid}"
+        data = self.cache.get(key) if cached else None
+        if data is not None and digest(data) == oid:
+            return data
+        data = self.storage.get(key)
+        if digest(data) != oid:
+            raise CorruptObject(f"{key} is corrupt: its content does not match its name", key=key)
+        if cached:
+            self.cache.put(key, data)
+        return data
+
+    # -- index ----------------------------------------------------------------------
+
+    def load_index(self) -> None:
+        """Read every index object not loaded yet (cached locally: they never change)."""
+        new = [
+            key.rsplit("/", 1)[-1]
+            for key in self.storage.list("index/")
+            if key.rsplit("/", 1)[-1] not in self.index_ids
+        ]
+        with ThreadPoolExecutor(self.read_threads) as pool:
+            blobs = list(pool.map(lambda i: self.get_object("index", i, cached=True), new))
+        for index_id, data in zip(new, blobs, strict=True):
+            self._add_index(index_id, data)
+
+    def _add_index(self, index_id: str, data: bytes) -> None:
+        for pack_id, size, entries in decode_index(index_id, data):
+            self.add_pack(pack_id, size, entries)
+        self.index_ids.add(index_id)
+
+    def add_pack(self, pack_id: str, size: int, entries: dict[str, BlobEntry]) -> None:
+        with self._lock:
+            self.pack_sizes[pack_id] = size
+            for cid, entry in entries.items():
+                self.index.setdefault(cid, entry)
+
+    def write_index(self, packs: list[tuple[str, int, dict[str, BlobEntry]]]) -> str:
+        data = encode_index(packs)
+        index_id = self.put_object("index", data)
+        self.cache.put(f"index/{index_id}", data)
+        self.index_ids.add(index_id)
+        return index_id
+
+    def recover_unindexed_packs(self) -> int:
+        """Index packs that landed without an index (a take killed mid-way). Returns count.
+
+        Only each pack's tail is read, so this is cheap even for big packs.
+        """
+        found: list[tuple[str, int, dict[str, BlobEntry]]] = []
+        for key in self.storage.list("data/"):
+            pack_id = key.rsplit("/", 1)[-1]
+            if pack_id in self.pack_sizes or key.endswith(".tmp"):
+                continue
+            try:
+                found.append((pack_id, *self._read_pack_header(pack_id)))
+            except (CorruptObject, NotFound):
+                continue  # a torn or vanished pack is garbage for gc, not ours to index
+        if found:
+            for pack_id, size, entries in found:
+                self.add_pack(pack_id, size, entries)
+            self.write_index(found)
+        return len(found)
+
+    def _read_pack_header(self, pack_id: str) -> tuple[int, dict[str, BlobEntry]]:
+        key = pack_key(pack_id)
+        size = self.storage.size(key)
+        if size < TRAILER_SIZE:
+            raise CorruptObject(f"pack {pack_id} is truncated", key=key)
+        offset, length = parse_pack_tail(
+            pack_id, self.storage.get_range(key, size - TRAILER_SIZE, TRAILER_SIZE), size
+        )
+        return size, parse_pack_header(pack_id, self.storage.get_range(key, offset, length))
+
+    # -- chunks ---------------------------------------------------------------------
+
+    def has(self, chunk_id: str) -> bool:
+        return chunk_id in self.index
+
+    def locate(self, chunk_id: str) -> BlobEntry:
+        try:
+            return self.index[chunk_id]
+        except KeyError:
+            raise NotFound(f"chunk {chunk_id} is not in the store's index") from None
+
+    def read_chunk(self, chunk_id: str) -> bytes:
+        for _, data in self.fetch([chunk_id]):
+            return data
+        raise NotFound(f"chunk {chunk_id} is not in the store")
+
+    def fetch(self, chunk_ids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """Yield (chunk id, verified bytes) for each distinct chunk, grouped by pack.
+
+        Neighbouring chunks of one pack are read with one ranged request; requests run
+        in parallel; every chunk is checked against its BLAKE3 before it is yielded.
+        """
+        groups = self._plan_reads(chunk_ids)
+        with ThreadPoolExecutor(self.read_threads) as pool:
+            window = self.read_threads * 2
+            pending = [pool.submit(self._read_group, g) for g in groups[:window]]
+            nxt = window
+            while pending:
+                result = pending.pop(0).result()
+                if nxt < len(groups):
+                    pending.append(pool.submit(self._read_group, groups[nxt]))
+                    nxt += 1
+                yield from result
+
+    def _plan_reads(self, chunk_ids: Iterable[str]) -> list[list[tuple[str, BlobEntry]]]:
+        by_pack: dict[str, dict[str, BlobEntry]] = defaultdict(dict)
+        for cid in chunk_ids:
+            entry = self.locate(cid)
+            by_pack[entry.pack][cid] = entry
+        groups: list[list[tuple[str, BlobEntry]]] = []
+        for entries in by_pack.values():
+            current: list[tuple[str, BlobEntry]] = []
+            for cid, e in sorted(entries.items(), key=lambda kv: kv[1].offset):
+                if current:
+                    start = current[0][1].offset
+                    end = current[-1][1].offset + current[-1][1].length
+                    if e.offset - end > MAX_GAP or e.offset + e.length - start > MAX_RANGE:
+                        groups.append(current)
+                        current = []
+                current.append((cid, e))
+            groups.append(current)
+        return groups
+
+    def _read_group(self, group: list[tuple[str, BlobEntry]]) -> list[tuple[str, bytes]]:
+        pack = group[0][1].pack
+        start = group[0][1].offset
+        end = group[-1][1].offset + group[-1][1].length
+        key = pack_key(pack)
+        data = memoryview(self.storage.get_range(key, start, end - start))
+        out = []
+        for cid, e in group:
+            stored = data[e.offset - start : e.offset - start + e.length]
+            out.append((cid, self._decode_verified(cid, e, stored, key)))
+        return out
+
+    @staticmethod
+    def _decode_verified(cid: str, e: BlobEntry, stored: memoryview, key: str) -> bytes:
+        if len(stored) != e.length:
+            raise CorruptObject(
+                f"pack {e.pack} is truncated: chunk {cid} is cut short", key=key, chunk=cid
+            )
+        try:
+            raw = decode_blob(stored, e.codec, e.raw_length)
+        except Exception as exc:  # zstd raises its own error types on garbage
+            raise CorruptObject(
+                f"chunk {cid} in pack {e.pack} is corrupt: {exc}", key=key, chunk=cid
+            ) from exc
+        if len(raw) != e.raw_length or blake3(raw).hexdigest() != cid:
+            raise CorruptObject(f"chunk {cid} in pack {e.pack} is corrupt", key=key, chunk=cid)
+        return raw
+
+    def known_pack_ids(self) -> set[str]:
+        return set(self.pack_sizes)
+
+    def stats(self) -> dict[str, int]:
+        return {"chunks": len(self.index), "packs": len(self.pack_sizes)}

@@ -1,0 +1,126 @@
+"""Writing chunks: dedupe against the index, compress, fill packs, upload in parallel.
+
+Publish order inside the object layer: a pack is uploaded first, then an index object that
+names it. An index is written every `index_every` packs and at `flush()`, so a take killed
+mid-way leaves packs that `ObjectStore.recover_unindexed_packs` can index again.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from snapkit.objects.packs import BlobEntry, PackBuilder, encode_blob
+from snapkit.objects.store import ObjectStore, pack_key
+
+PACK_TARGET = 32 << 20
+
+
+class PackWriter:
+    """Thread-safe sink for chunks. Use as a context manager or call `flush()` at the end."""
+
+    def __init__(
+        self,
+        objects: ObjectStore,
+        *,
+        pack_target: int = PACK_TARGET,
+        upload_threads: int = 4,
+        index_every: int = 8,
+    ) -> None:
+        self.objects = objects
+        self.pack_target = pack_target
+        self.index_every = index_every
+        self._lock = threading.Lock()
+        self._builder = PackBuilder()
+        self._reserved: set[str] = set()
+        self._pool = ThreadPoolExecutor(upload_threads, thread_name_prefix="snap-upload")
+        self._slots = threading.BoundedSemaphore(upload_threads + 1)
+        self._futures: list[Future[None]] = []
+        self._unindexed: list[tuple[str, int, dict[str, BlobEntry]]] = []
+        self.new_bytes = 0  # stored (compressed) bytes of chunks this writer added
+        self.new_raw_bytes = 0
+        self.new_chunks = 0
+        self.packs_written = 0
+
+    def add(self, chunk_id: str, data: bytes | memoryview) -> bool:
+        """Store a chunk unless the store (or this writer) already has it. True if new."""
+        with self._lock:
+            if chunk_id in self._reserved or self.objects.has(chunk_id):
+                return False
+            self._reserved.add(chunk_id)
+        stored, codec = encode_blob(data)
+        with self._lock:
+            self._builder.add(chunk_id, stored, len(data), codec)
+            self.new_bytes += len(stored)
+            self.new_raw_bytes += len(data)
+            self.new_chunks += 1
+            sealed = self._seal_if_full()
+        if sealed is not None:
+            self._submit(sealed)
+        return True
+
+    def _seal_if_full(self, force: bool = False) -> PackBuilder | None:
+        if len(self._builder) == 0 or (self._builder.size < self.pack_target and not force):
+            return None
+        sealed, self._builder = self._builder, PackBuilder()
+        return sealed
+
+    def _submit(self, builder: PackBuilder) -> None:
+        self._raise_failed()
+        self._slots.acquire()  # bounds memory: at most upload_threads+1 packs in flight
+        future = self._pool.submit(self._upload, builder)
+        future.add_done_callback(lambda _f: self._slots.release())
+        with self._lock:
+            self._futures.append(future)
+
+    def _upload(self, builder: PackBuilder) -> None:
+        pack_id, body, entries = builder.finish()
+        self.objects.storage.put_if_absent(pack_key(pack_id), body)
+        self.objects.add_pack(pack_id, len(body), entries)
+        with self._lock:
+            self.packs_written += 1
+            self._unindexed.append((pack_id, len(body), entries))
+            batch = self._take_unindexed(self.index_every)
+        if batch:
+            self.objects.write_index(batch)
+
+    def _take_unindexed(self, at_least: int) -> list[tuple[str, int, dict[str, BlobEntry]]]:
+        if len(self._unindexed) < at_least:
+            return []
+        batch, self._unindexed = self._unindexed, []
+        return batch
+
+    def _raise_failed(self) -> None:
+        with self._lock:
+            done = [f for f in self._futures if f.done()]
+            self._futures = [f for f in self._futures if not f.done()]
+        for f in done:
+            f.result()  # re-raises an upload error in the caller's thread
+
+    def flush(self) -> None:
+        """Upload the last partial pack, wait for every upload, write the index."""
+        with self._lock:
+            sealed = self._seal_if_full(force=True)
+        if sealed is not None:
+            self._submit(sealed)
+        with self._lock:
+            futures, self._futures = self._futures, []
+        for f in futures:
+            f.result()
+        with self._lock:
+            batch = self._take_unindexed(1)
+        if batch:
+            self.objects.write_index(batch)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> PackWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()

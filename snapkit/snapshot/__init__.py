@@ -1,0 +1,1 @@
+"""Snapshots: take (scan → hash → upload → publish), restore (plan → apply), refs."""

@@ -1,0 +1,146 @@
+"""A snapkit store opened for use: config, objects, refs, trees and snapshots."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from snapkit.errors import CorruptObject, NotFound, StoreUnavailable, UsageError
+from snapkit.objects.cache import ObjectCache
+from snapkit.objects.chunker import ChunkerParams
+from snapkit.objects.hashing import digest, is_object_id
+from snapkit.objects.store import ObjectStore
+from snapkit.snapshot.model import FileEntry, Snapshot
+from snapkit.snapshot.refs import RefStore
+from snapkit.snapshot.tree import decode_tree, encode_tree
+from snapkit.storage.base import Storage
+
+CONFIG_KEY = "config"
+FORMAT_VERSION = 1
+
+
+def cache_root() -> Path:
+    base = os.environ.get("SNAP_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "snapkit"
+    )
+    return Path(base)
+
+
+class Repo:
+    """Everything above raw bytes that take, restore and the commands share."""
+
+    def __init__(self, storage: Storage, config: dict[str, object]) -> None:
+        self.storage = storage
+        self.config = config
+        self.chunker = ChunkerParams.from_json(config["chunker"])  # type: ignore[arg-type]
+        self.cache_dir = cache_root() / digest(storage.url.encode())[:16]
+        self.objects = ObjectStore(storage, ObjectCache(self.cache_dir / "objects"))
+        self.refs = RefStore(storage)
+        self._index_loaded = False
+
+    # -- opening ------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, storage: Storage) -> Repo:
+        """Create a store (idempotent: an existing store is opened as it is)."""
+        storage.create()
+        config = {
+            "format": "snapkit",
+            "version": FORMAT_VERSION,
+            "chunker": ChunkerParams().to_json(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        storage.put_if_absent(CONFIG_KEY, json.dumps(config, indent=2).encode())
+        return cls.open(storage)
+
+    @classmethod
+    def open(cls, storage: Storage) -> Repo:
+        try:
+            raw = storage.get(CONFIG_KEY)
+        except NotFound:
+            raise StoreUnavailable(
+                f"no snapkit store at {storage.url}",
+                hint="check --store / SNAP_STORE, or create one with `snap init` (or `snap take`)",
+            ) from None
+        try:
+            config = json.loads(raw)
+            if config.get("format") != "snapkit":
+                raise ValueError("not a snapkit config")
+        except ValueError as exc:
+            raise CorruptObject(
+                f"store config at {storage.url} is unreadable: {exc}", key=CONFIG_KEY
+            ) from exc
+        if int(config.get("version", 0)) > FORMAT_VERSION:
+            raise StoreUnavailable(
+                f"store {storage.url} has format version {config['version']}, "
+                "newer than this snapkit",
+                hint="upgrade snapkit",
+            )
+        return cls(storage, config)
+
+    def load_index(self) -> None:
+        if not self._index_loaded:
+            self.objects.load_index()
+            self._index_loaded = True
+
+    # -- trees and snapshots ------------------------------------------------------
+
+    def save_tree(self, entries: list[FileEntry]) -> str:
+        return self.objects.put_object("trees", encode_tree(entries))
+
+    def load_tree(self, tree_id: str) -> list[FileEntry]:
+        return decode_tree(tree_id, self.objects.get_object("trees", tree_id, cached=True))
+
+    def save_snapshot(self, snap: Snapshot) -> str:
+        return self.objects.put_object("snapshots", snap.to_bytes())
+
+    def load_snapshot(self, snap_id: str) -> Snapshot:
+        try:
+            data = self.objects.get_object("snapshots", snap_id, cached=True)
+        except NotFound:
+            raise NotFound(f"no snapshot {snap_id}") from None
+        try:
+            return Snapshot.from_json(json.loads(data))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CorruptObject(
+                f"snapshot {snap_id} is unreadable: {exc}", key=f"snapshots/{snap_id}"
+            ) from exc
+
+    def snapshot_ids(self) -> list[str]:
+        return [k.rsplit("/", 1)[-1] for k in self.storage.list("snapshots/")]
+
+    def snapshots(self) -> list[tuple[str, Snapshot]]:
+        """All snapshots, oldest first."""
+        items = [(sid, self.load_snapshot(sid)) for sid in self.snapshot_ids()]
+        return sorted(items, key=lambda kv: (kv[1].time, kv[0]))
+
+    def resolve(self, spec: str) -> str:
+        """A tag, a full snapshot id, or a unique id prefix (≥ 4 characters) → snapshot id."""
+        ref = self.refs.find(spec) if _could_be_tag(spec) else None
+        if ref is not None:
+            return ref.snapshot
+        if is_object_id(spec):
+            if not self.storage.exists(f"snapshots/{spec}"):
+                raise NotFound(f"no snapshot {spec}")
+            return spec
+        if len(spec) >= 4 and all(c in "0123456789abcdef" for c in spec):
+            matches = [sid for sid in self.snapshot_ids() if sid.startswith(spec)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UsageError(f"snapshot prefix {spec!r} is ambiguous ({len(matches)} match)")
+        raise NotFound(
+            f"no snapshot or tag named {spec!r}", hint="`snap log` lists snapshots and their tags"
+        )
+
+    def tags_by_snapshot(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for ref in self.refs.list():
+            out.setdefault(ref.snapshot, []).append(ref.name)
+        return out
+
+
+def _could_be_tag(spec: str) -> bool:
+    return bool(spec) and not spec.startswith("/") and ".." not in spec

@@ -1,0 +1,437 @@
+"""restore: plan (what to write, what is unchanged, what local changes are at stake), then apply.
+
+Apply stages every file to a temporary name next to its destination, fetching and verifying
+each chunk before any byte is written; only when every file is staged are they renamed into
+place. A corrupt chunk, a full disk or any other failure removes the staged files, so the
+target is left as it was. Paths that would land outside the target are refused up front.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+import secrets
+import shutil
+import stat as st
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from snapkit.errors import CorruptObject, Refused, SnapError, from_os_error
+from snapkit.objects.chunker import Chunker, file_hash
+from snapkit.progress import NoProgress, Progress
+from snapkit.snapshot.model import FileEntry, Snapshot
+from snapkit.snapshot.repo import Repo
+from snapkit.snapshot.scan import TMP_MARK
+
+BATCH_FILES = 256
+BATCH_BYTES = 256 << 20
+
+
+@dataclass(frozen=True)
+class Change:
+    """A path in the target whose current content would be replaced or removed."""
+
+    path: str
+    reason: str  # modified | type-changed | extra
+    saved: bool  # its current content is in some snapshot of the store
+
+
+@dataclass(frozen=True)
+class Plan:
+    snapshot_id: str
+    target: Path
+    write: tuple[FileEntry, ...]  # files (and symlinks) to (re)write
+    mkdir: tuple[FileEntry, ...]
+    touch: tuple[FileEntry, ...]  # same content, only mode/mtime differ
+    unchanged: int
+    delete: tuple[str, ...]  # paths removed (only with delete_extra)
+    changes: tuple[Change, ...]  # local content at stake
+    rename: dict[str, str] = field(default_factory=dict)  # tree path → target-relative path
+
+    @property
+    def unsaved(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if not c.saved)
+
+    @property
+    def bytes_to_write(self) -> int:
+        return sum(e.size for e in self.write if e.kind == "file")
+
+    def dest(self, entry_path: str) -> Path:
+        return self.target / self.rename.get(entry_path, entry_path)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "snapshot": self.snapshot_id,
+            "target": str(self.target),
+            "write": [e.path for e in self.write],
+            "mkdir": [e.path for e in self.mkdir],
+            "touch": [e.path for e in self.touch],
+            "delete": list(self.delete),
+            "unchanged": self.unchanged,
+            "bytes_to_write": self.bytes_to_write,
+            "local_changes": [c.__dict__ for c in self.changes],
+        }
+
+
+# -- planning -------------------------------------------------------------------------
+
+
+def select(entries: list[FileEntry], patterns: tuple[str, ...]) -> list[FileEntry]:
+    """Entries matching any glob or folder prefix in `patterns`, plus the folders above them."""
+    if not patterns:
+        return entries
+    chosen = {
+        e.path
+        for e in entries
+        if any(
+            fnmatch.fnmatchcase(e.path, p.rstrip("/")) or e.path.startswith(p.rstrip("/") + "/")
+            for p in patterns
+        )
+    }
+    parents = {str(p) for path in chosen for p in PurePosixPath(path).parents if str(p) != "."}
+    return [e for e in entries if e.path in chosen or e.path in parents]
+
+
+def check_paths(entries: list[FileEntry]) -> None:
+    """Refuse a tree that could write outside its target (.., absolute, through a link)."""
+    kinds = {e.path: e.kind for e in entries}
+    for e in entries:
+        p = PurePosixPath(e.path)
+        if (
+            not e.path
+            or p.is_absolute()
+            or e.path.startswith("\\")
+            or "\x00" in e.path
+            or any(part in ("..", ".", "") for part in e.path.split("/"))
+        ):
+            raise Refused(f"snapshot holds an unsafe path {e.path!r}: nothing was restored")
+        for parent in p.parents:
+            k = kinds.get(str(parent))
+            if k is not None and k != "dir":
+                raise Refused(
+                    f"snapshot path {e.path!r} lies under {str(parent)!r}, which is a {k}: "
+                    "nothing was restored"
+                )
+
+
+def plan_restore(
+    repo: Repo,
+    snap_id: str,
+    snap: Snapshot,
+    target: Path,
+    *,
+    paths: tuple[str, ...] = (),
+    delete_extra: bool = False,
+) -> Plan:
+    entries = select(repo.load_tree(snap.tree), paths)
+    check_paths(entries)
+    rename: dict[str, str] = {}
+    if snap.root_kind == "file" and entries:
+        # a single-file snapshot restores to the target path itself
+        rename = {entries[0].path: target.name}
+        target = target.parent
+    target = Path(os.path.abspath(target))
+    _check_target_root(target)
+    write, mkdir, touch, changes = [], [], [], []
+    unchanged = 0
+    chunker = Chunker(repo.chunker)
+    for e in entries:
+        dest = target / rename.get(e.path, e.path)
+        state, local_hash = _compare(dest, e, chunker)
+        if state == "same":
+            unchanged += 1
+        elif state == "meta":
+            touch.append(e)
+        elif state == "missing":
+            (mkdir if e.kind == "dir" else write).append(e)
+        else:
+            (mkdir if e.kind == "dir" else write).append(e)
+            changes.append((rename.get(e.path, e.path), state, local_hash))
+    delete = _extras(target, entries, rename) if delete_extra and snap.root_kind == "dir" else []
+    changes += [(p, "extra", _hash_path(target / p, chunker)) for p in delete]
+    saved = _saved_hashes(repo, [h for _, _, h in changes if h]) if changes else set()
+    return Plan(
+        snapshot_id=snap_id,
+        target=target,
+        write=tuple(write),
+        mkdir=tuple(mkdir),
+        touch=tuple(touch),
+        unchanged=unchanged,
+        delete=tuple(delete),
+        changes=tuple(Change(p, r, h is None or h in saved) for p, r, h in changes),
+        rename=rename,
+    )
+
+
+def _check_target_root(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise Refused(f"restore target {target} exists and is not a folder")
+
+
+def _compare(dest: Path, e: FileEntry, chunker: Chunker) -> tuple[str, str | None]:
+    """'missing' | 'same' | 'meta' | 'modified' | 'type-changed', and the local hash if hashed.
+
+    A local hash of None on a change means there is nothing to lose (an empty folder, a link).
+    """
+    try:
+        s = os.lstat(dest)
+    except FileNotFoundError:
+        return "missing", None
+    except OSError as exc:
+        raise from_os_error(exc, f"cannot inspect {dest}") from exc
+    if e.kind == "dir":
+        if st.S_ISDIR(s.st_mode):
+            return ("same" if s.st_mode & 0o7777 == e.mode else "meta"), None
+        return "type-changed", _hash_path(dest, chunker)
+    if e.kind == "symlink":
+        if st.S_ISLNK(s.st_mode):
+            return ("same" if os.readlink(dest) == e.link_target else "modified"), None
+        return "type-changed", _hash_path(dest, chunker)
+    if not st.S_ISREG(s.st_mode):
+        return "type-changed", _hash_path(dest, chunker)
+    local = _hash_file(dest, s.st_size, chunker)
+    if local != e.hash:
+        return "modified", local
+    same_meta = s.st_mode & 0o7777 == e.mode and s.st_mtime_ns == e.mtime_ns
+    return ("same" if same_meta else "meta"), None
+
+
+def _hash_file(path: Path, size: int, chunker: Chunker) -> str:
+    try:
+        return file_hash([c.id for c in chunker.chunks(path, size)])
+    except OSError as exc:
+        raise from_os_error(exc, f"cannot read {path}") from exc
+
+
+def _hash_path(path: Path, chunker: Chunker) -> str | None:
+    """Hash of a regular file (None for anything else: links and folders hold no data)."""
+    s = os.lstat(path)
+    if st.S_ISREG(s.st_mode):
+        return _hash_file(path, s.st_size, chunker)
+    if st.S_ISDIR(s.st_mode) and any(os.scandir(path)):
+        return "dir-with-content"  # never in a snapshot as such: counts as unsaved
+    return None
+
+
+def _extras(target: Path, entries: list[FileEntry], rename: dict[str, str]) -> list[str]:
+    wanted = {rename.get(e.path, e.path) for e in entries}
+    extra = []
+    if not target.is_dir():
+        return extra
+    for root, dirs, files in os.walk(target):
+        rel_root = os.path.relpath(root, target)
+        dirs[:] = [d for d in dirs if d != ".snap"]
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            rel = name if rel_root == "." else f"{rel_root}/{name}"
+            if rel not in wanted and TMP_MARK not in name:
+                extra.append(rel)
+    return sorted(extra)
+
+
+def _saved_hashes(repo: Repo, hashes: list[str]) -> set[str]:
+    """Which of `hashes` are the content of a file in some snapshot of the store."""
+    wanted = set(hashes)
+    found: set[str] = set()
+    seen_trees: set[str] = set()
+    for _, snap in reversed(repo.snapshots()):
+        if snap.tree in seen_trees:
+            continue
+        seen_trees.add(snap.tree)
+        found |= wanted & {e.hash for e in repo.load_tree(snap.tree) if e.kind == "file"}
+        if found == wanted:
+            break
+    return found
+
+
+# -- applying -------------------------------------------------------------------------
+
+
+@dataclass
+class _Staged:
+    entry: FileEntry
+    dest: Path
+    tmp: Path
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    plan: Plan
+    written: int
+    bytes_written: int
+    deleted: int
+
+
+def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> RestoreResult:
+    """Stage everything, verify everything, then rename into place (see module docstring)."""
+    progress = progress or NoProgress()
+    created: list[Path] = []
+    staged: list[_Staged] = []
+    try:
+        _make_dirs(plan, created)
+        progress.start("restoring", plan.bytes_to_write)
+        files = [e for e in plan.write if e.kind == "file"]
+        for batch in _batches(files):
+            staged += _stage_batch(repo, plan, batch, progress)
+        progress.finish()
+        staged += [_stage_symlink(plan, e) for e in plan.write if e.kind == "symlink"]
+    except BaseException as exc:
+        _rollback(staged, created)
+        if isinstance(exc, OSError):
+            raise from_os_error(exc, "restore failed, target left as it was") from exc
+        if isinstance(exc, CorruptObject):
+            raise _name_files(exc, plan, repo) from exc
+        raise
+    _commit(plan, staged)
+    return RestoreResult(plan, len(staged), plan.bytes_to_write, len(plan.delete))
+
+
+def _inside(plan: Plan, path: Path) -> None:
+    """Refuse a destination whose real folder is not inside the target (symlinked parents)."""
+    real_target = os.path.realpath(plan.target)
+    real_parent = os.path.realpath(path.parent)
+    if real_parent != real_target and not real_parent.startswith(real_target + os.sep):
+        raise Refused(f"{path} would be written through a symlink outside {plan.target}")
+
+
+def _make_dirs(plan: Plan, created: list[Path]) -> None:
+    needed = [plan.target] + [plan.dest(e.path) for e in plan.mkdir]
+    needed += [plan.dest(e.path).parent for e in plan.write]
+    for d in sorted(set(needed), key=lambda p: len(p.parts)):
+        if d.is_symlink() or (d.exists() and not d.is_dir()):
+            if d not in {plan.dest(e.path) for e in plan.mkdir}:
+                raise Refused(f"{d} is not a folder; cannot restore into it")
+            _inside(plan, d)
+            d.unlink()  # a file or link where the snapshot has a folder: a planned change
+        if not d.exists():
+            if d != plan.target:
+                _inside(plan, d)
+            d.mkdir()
+            created.append(d)
+
+
+def _batches(files: list[FileEntry]) -> list[list[FileEntry]]:
+    batches: list[list[FileEntry]] = [[]]
+    size = 0
+    for e in files:
+        if len(batches[-1]) >= BATCH_FILES or (batches[-1] and size + e.size > BATCH_BYTES):
+            batches.append([])
+            size = 0
+        batches[-1].append(e)
+        size += e.size
+    return [b for b in batches if b]
+
+
+def _stage_batch(
+    repo: Repo, plan: Plan, batch: list[FileEntry], progress: Progress
+) -> list[_Staged]:
+    staged: list[_Staged] = []
+    fds: dict[int, int] = {}
+    targets: dict[str, list[tuple[int, int]]] = defaultdict(list)  # chunk → (fd, offset)
+    try:
+        for i, e in enumerate(batch):
+            dest = plan.dest(e.path)
+            _inside(plan, dest)
+            tmp = dest.parent / f".{dest.name[:100]}{TMP_MARK}{secrets.token_hex(4)}"
+            fds[i] = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            staged.append(_Staged(e, dest, tmp))
+            offset = 0
+            for cid in e.chunks:
+                targets[cid].append((fds[i], offset))
+                offset += repo.objects.locate(cid).raw_length
+            os.ftruncate(fds[i], e.size)
+        for cid, data in repo.objects.fetch(targets):
+            for fd, offset in targets[cid]:
+                _pwrite_all(fd, data, offset)
+                progress.advance(len(data))
+    except BaseException:
+        for fd in fds.values():
+            os.close(fd)
+        for s in staged:
+            s.tmp.unlink(missing_ok=True)
+        raise
+    for fd in fds.values():
+        os.close(fd)
+    return staged
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+def _stage_symlink(plan: Plan, e: FileEntry) -> _Staged:
+    dest = plan.dest(e.path)
+    _inside(plan, dest)
+    tmp = dest.parent / f".{dest.name[:100]}{TMP_MARK}{secrets.token_hex(4)}"
+    os.symlink(e.link_target, tmp)
+    return _Staged(e, dest, tmp)
+
+
+def _commit(plan: Plan, staged: list[_Staged]) -> None:
+    """Rename staged files into place and set their metadata; then folders, then deletions."""
+    try:
+        for s in staged:
+            _clear_non_file(s.dest)
+            if s.entry.kind == "file":
+                os.chmod(s.tmp, s.entry.mode)
+                os.utime(s.tmp, ns=(s.entry.mtime_ns, s.entry.mtime_ns))
+            os.replace(s.tmp, s.dest)
+        for e in plan.touch:
+            dest = plan.dest(e.path)
+            if e.kind == "file":
+                os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
+            if e.kind != "symlink":
+                os.chmod(dest, e.mode)
+        for rel in plan.delete:
+            p = plan.target / rel
+            _inside(plan, p)
+            p.unlink(missing_ok=True)
+        for e in sorted(plan.mkdir + plan.touch, key=lambda e: -len(e.path)):
+            if e.kind == "dir":
+                dest = plan.dest(e.path)
+                os.chmod(dest, e.mode)
+                os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
+    except OSError as exc:
+        for s in staged:
+            s.tmp.unlink(missing_ok=True)
+        raise from_os_error(exc, "restore failed while moving files into place") from exc
+
+
+def _clear_non_file(dest: Path) -> None:
+    """A folder standing where a file goes (type change, allowed by the plan) is removed."""
+    if dest.is_dir() and not dest.is_symlink():
+        shutil.rmtree(dest)
+
+
+def _rollback(staged: list[_Staged], created: list[Path]) -> None:
+    for s in staged:
+        s.tmp.unlink(missing_ok=True)
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.ENOENT):
+                raise
+
+
+def _name_files(exc: CorruptObject, plan: Plan, repo: Repo) -> SnapError:
+    """Add to a corruption error the files of this restore that the bad object holds."""
+    pack = exc.key.rsplit("/", 1)[-1]
+
+    def affected(e: FileEntry) -> bool:
+        return any(c == exc.chunk or repo.objects.index[c].pack == pack for c in e.chunks)
+
+    files = [e.path for e in plan.write if e.kind == "file" and affected(e)]
+    more = f" and {len(files) - 10} more" if len(files) > 10 else ""
+    where = f"; affected files: {', '.join(files[:10])}{more}" if files else ""
+    return CorruptObject(
+        f"{exc}{where}. Nothing was written to {plan.target}",
+        key=exc.key,
+        chunk=exc.chunk,
+        hint="run `snap check --read-data` to see everything affected",
+    )

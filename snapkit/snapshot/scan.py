@@ -1,0 +1,66 @@
+"""Walk a source folder (or one file) into the list of entries a take must record."""
+
+from __future__ import annotations
+
+import os
+import stat as st
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from snapkit.errors import NotFound, from_os_error
+from snapkit.snapshot.ignore import Ignore
+
+TMP_MARK = ".snaptmp-"
+
+
+@dataclass(frozen=True)
+class ScanItem:
+    relpath: str  # '/'-separated, relative to the source root
+    abspath: str
+    kind: str  # file | dir | symlink
+    stat: os.stat_result
+    link_target: str = ""
+
+
+def scan(source: Path, ignore: Ignore) -> list[ScanItem]:
+    """Every file, folder and symlink under `source` (symlinks are recorded, not followed)."""
+    try:
+        root_stat = os.lstat(source)
+    except FileNotFoundError:
+        raise NotFound(f"{source} does not exist") from None
+    except OSError as exc:
+        raise from_os_error(exc, f"cannot read {source}") from exc
+    if not st.S_ISDIR(root_stat.st_mode):
+        return [_item(source.name, str(source), root_stat)]
+    return list(_walk(str(source), "", ignore))
+
+
+def _walk(abs_dir: str, rel_dir: str, ignore: Ignore) -> Iterator[ScanItem]:
+    try:
+        entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+    except OSError as exc:
+        raise from_os_error(exc, f"cannot list {abs_dir}") from exc
+    for entry in entries:
+        if TMP_MARK in entry.name:
+            continue
+        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        try:
+            s = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # vanished while we looked: not part of this snapshot
+        is_dir = st.S_ISDIR(s.st_mode)
+        if ignore.excluded(rel, is_dir):
+            continue
+        if is_dir:
+            yield ScanItem(rel, entry.path, "dir", s)
+            yield from _walk(entry.path, rel, ignore)
+        elif st.S_ISREG(s.st_mode) or st.S_ISLNK(s.st_mode):
+            yield _item(rel, entry.path, s)
+        # sockets, fifos and devices are not data: skipped
+
+
+def _item(rel: str, abspath: str, s: os.stat_result) -> ScanItem:
+    if st.S_ISLNK(s.st_mode):
+        return ScanItem(rel, abspath, "symlink", s, os.readlink(abspath))
+    return ScanItem(rel, abspath, "file", s)

@@ -1,0 +1,220 @@
+"""take: scan → hash and chunk (stat cache first) → upload missing chunks → publish.
+
+Publish order is packs → pack index → tree → snapshot → refs, so a take killed at any
+point leaves at worst unreferenced packs, which the next take indexes and reuses.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from snapkit.errors import SnapError, from_os_error
+from snapkit.objects.chunker import Chunker, file_hash
+from snapkit.objects.writer import PackWriter
+from snapkit.progress import NoProgress, Progress
+from snapkit.snapshot.ignore import Ignore
+from snapkit.snapshot.model import FileEntry, Snapshot, Summary, TableFacts
+from snapkit.snapshot.refs import check_name
+from snapkit.snapshot.repo import Repo
+from snapkit.snapshot.scan import ScanItem, scan
+from snapkit.snapshot.statcache import Cached, StatCache
+from snapkit.snapshot.tables import CsvCounter, parquet_facts, table_format
+
+
+@dataclass(frozen=True)
+class TakeResult:
+    id: str
+    snapshot: Snapshot
+    reused_files: int  # files whose hash came from the stat cache (not read)
+
+
+@dataclass(frozen=True)
+class TakeOptions:
+    message: str = ""
+    tags: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    source_label: str | None = None  # how the source is recorded (default: its path)
+    labels: tuple[tuple[str, str], ...] = ()
+    threads: int = 0  # 0: chosen from the CPU count
+
+
+def take(
+    repo: Repo, source: Path, options: TakeOptions, progress: Progress | None = None
+) -> TakeResult:
+    progress = progress or NoProgress()
+    started = time.monotonic()
+    started_ns = time.time_ns()
+    for tag in options.tags:
+        check_name(tag)
+    source = Path(os.path.abspath(source))
+    items = scan(source, Ignore.for_root(source, options.excludes))
+    repo.load_index()
+    repo.objects.recover_unindexed_packs()
+
+    stat_cache = StatCache(repo.cache_dir / "statcache.sqlite")
+    try:
+        known = stat_cache.load_under(str(source))
+        hasher = _Hasher(repo, progress)
+        entries, fresh, reused = hasher.run(items, known, stat_cache, options.threads)
+        stat_cache.store(fresh, started_ns)
+    finally:
+        stat_cache.close()
+
+    tree_id = repo.save_tree(entries)
+    label = options.source_label or str(source)
+    files = [e for e in entries if e.kind == "file"]
+    snap = Snapshot(
+        tree=tree_id,
+        source=label,
+        root_kind="dir" if source.is_dir() else "file",
+        time=datetime.now(UTC).isoformat(timespec="microseconds"),
+        host=socket.gethostname(),
+        user=_user(),
+        message=options.message,
+        tags=tuple(options.tags),
+        parent=_latest_of(repo, label),
+        summary=Summary(
+            files=len(files),
+            dirs=sum(1 for e in entries if e.kind == "dir"),
+            bytes=sum(e.size for e in files),
+            new_bytes=hasher.writer_stats["raw"],
+            new_stored_bytes=hasher.writer_stats["stored"],
+            new_chunks=hasher.writer_stats["chunks"],
+            seconds=round(time.monotonic() - started, 3),
+            tables=sum(1 for e in files if e.table is not None),
+        ),
+        labels=dict(options.labels),
+    )
+    snap_id = repo.save_snapshot(snap)
+    for tag in options.tags:
+        repo.refs.set(tag, snap_id)
+    return TakeResult(snap_id, snap, reused)
+
+
+class _Hasher:
+    """Turns scan items into tree entries, reading only files the stat cache cannot vouch for."""
+
+    def __init__(self, repo: Repo, progress: Progress) -> None:
+        self.repo = repo
+        self.progress = progress
+        self._local = threading.local()
+        self.writer_stats = {"raw": 0, "stored": 0, "chunks": 0}
+
+    def run(
+        self,
+        items: list[ScanItem],
+        known: dict[str, tuple[tuple[int, ...], Cached]],
+        stat_cache: StatCache,
+        threads: int,
+    ) -> tuple[list[FileEntry], list, int]:
+        entries: list[FileEntry] = []
+        to_read: list[ScanItem] = []
+        for item in items:
+            if item.kind != "file":
+                entries.append(_plain_entry(item))
+                continue
+            hit = stat_cache.lookup(known, item.abspath, item.stat)
+            if hit is not None and all(self.repo.objects.has(c) for c in hit.chunks):
+                entries.append(_file_entry(item, hit.hash, hit.chunks, _facts(hit.table)))
+            else:
+                to_read.append(item)
+        reused = sum(1 for e in entries if e.kind == "file")
+        self.progress.start("hashing", sum(i.stat.st_size for i in to_read))
+        fresh: list = []
+        workers = threads or min(4, (os.cpu_count() or 2) * 2)
+        with PackWriter(self.repo.objects) as writer, ThreadPoolExecutor(workers) as pool:
+            for entry, item in pool.map(lambda it: (self._read(it, writer), it), to_read):
+                if entry is None:
+                    continue
+                entries.append(entry)
+                table = entry.table.to_json() if entry.table else None
+                fresh.append((item.abspath, item.stat, entry.hash, entry.chunks, table))
+            self.writer_stats = {
+                "raw": writer.new_raw_bytes,
+                "stored": writer.new_bytes,
+                "chunks": writer.new_chunks,
+            }
+        self.progress.finish()
+        return entries, fresh, reused
+
+    def _chunker(self) -> Chunker:
+        chunker = getattr(self._local, "chunker", None)
+        if chunker is None:
+            chunker = self._local.chunker = Chunker(self.repo.chunker)
+        return chunker
+
+    def _read(self, item: ScanItem, writer: PackWriter) -> FileEntry | None:
+        fmt = table_format(item.relpath)
+        counter = CsvCounter() if fmt == "csv" else None
+        ids: list[str] = []
+        size = 0
+        try:
+            for chunk in self._chunker().chunks(item.abspath, item.stat.st_size):
+                writer.add(chunk.id, chunk.data)
+                ids.append(chunk.id)
+                size += len(chunk.data)
+                if counter is not None:
+                    counter.feed(chunk.data)
+                self.progress.advance(len(chunk.data))
+        except FileNotFoundError:
+            return None  # removed while we were taking: not in this snapshot
+        except OSError as exc:
+            raise from_os_error(exc, f"cannot read {item.abspath}") from exc
+        facts = counter.facts() if counter else parquet_facts(item.abspath) if fmt else None
+        entry = _file_entry(item, file_hash(ids), tuple(ids), facts)
+        if size != item.stat.st_size:  # changed while read: record what we stored
+            entry = FileEntry(**{**entry.__dict__, "size": size})
+        return entry
+
+
+def _plain_entry(item: ScanItem) -> FileEntry:
+    return FileEntry(
+        path=item.relpath,
+        kind=item.kind,  # type: ignore[arg-type]
+        mode=item.stat.st_mode & 0o7777,
+        mtime_ns=item.stat.st_mtime_ns,
+        link_target=item.link_target,
+    )
+
+
+def _file_entry(
+    item: ScanItem, h: str, chunks: tuple[str, ...], facts: TableFacts | None
+) -> FileEntry:
+    return FileEntry(
+        path=item.relpath,
+        kind="file",
+        size=item.stat.st_size,
+        mode=item.stat.st_mode & 0o7777,
+        mtime_ns=item.stat.st_mtime_ns,
+        hash=h,
+        chunks=chunks,
+        table=facts,
+    )
+
+
+def _facts(table: dict | None) -> TableFacts | None:
+    return TableFacts.from_json(table) if table else None
+
+
+def _latest_of(repo: Repo, source: str) -> str | None:
+    """The newest earlier snapshot of the same source: this one's parent."""
+    try:
+        same = [sid for sid, s in repo.snapshots() if s.source == source]
+    except SnapError:
+        return None
+    return same[-1] if same else None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())

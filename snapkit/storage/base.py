@@ -1,0 +1,81 @@
+"""The byte-level storage contract every backend implements.
+
+Keys are '/'-separated relative names ("data/3f/3f9a…", "refs/tags/raw-v1"). A backend knows
+nothing about snapshots: it moves bytes. Content-addressed objects are written with
+`put_if_absent`; refs move with `put_if_match` (compare-and-swap on an opaque etag).
+Retry, read-only and fault injection are wrappers with this same interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+from snapkit.errors import StoreUnavailable
+
+
+class TransientError(StoreUnavailable):
+    """A failure that may go away if the same call is made again (throttling, 5xx, a reset
+    connection). Backends raise it once their own client-level retries are spent;
+    `RetryingStorage` retries it. If it escapes, the store is, for now, unavailable."""
+
+
+class Storage(ABC):
+    """A flat key → bytes namespace with create-only and compare-and-swap writes."""
+
+    url: str
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """Return the whole object. Raises NotFound."""
+
+    @abstractmethod
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """Return `length` bytes from `offset` (fewer only at the end of the object)."""
+
+    @abstractmethod
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        """Return the object and an opaque etag to pass to `put_if_match`. Raises NotFound."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Write (or overwrite) an object atomically: readers see old or new, never half."""
+
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create the object only if the key is free. True if written, False if it existed."""
+
+    @abstractmethod
+    def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
+        """Compare-and-swap: write only if the current etag is `etag` (None: key must not
+        exist). Returns the new etag. Raises Conflict when the precondition fails."""
+
+    @abstractmethod
+    def size(self, key: str) -> int:
+        """Size in bytes of an object. Raises NotFound."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Every key starting with `prefix` (in no particular order)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object; removing a missing key is not an error."""
+
+    def exists(self, key: str) -> bool:
+        from snapkit.errors import NotFound
+
+        try:
+            self.size(key)
+        except NotFound:
+            return False
+        return True
+
+    def create(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
+        """Make the container (folder, bucket prefix) ready for a new store."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and handles."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
