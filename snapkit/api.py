@@ -16,6 +16,8 @@ from pathlib import Path
 from snapkit.config import StoreLocation, locate_store
 from snapkit.errors import NotFound, Refused
 from snapkit.progress import Progress
+from snapkit.snapshot.check import CheckReport
+from snapkit.snapshot.check import check as check_store
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.restore import Plan, RestoreResult, apply_plan, plan_restore
@@ -160,6 +162,10 @@ class Store:
 
     def untag(self, name: str) -> None:
         self.repo.refs.delete(name)
+
+    def check(self, *, read_data: bool = False) -> CheckReport:
+        """Verify the store from refs down to packs; see `snapkit.snapshot.check`."""
+        return check_store(self.repo, read_data=read_data)
 
     def close(self) -> None:
         self.repo.storage.close()

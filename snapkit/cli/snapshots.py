@@ -9,7 +9,7 @@ from snapkit.cli.output import BarProgress, human_bytes, print_json, short
 
 
 def register(cli: click.Group) -> None:
-    for command in (init, take, restore, log, show, ls):
+    for command in (init, take, restore, log, show, ls, check):
         cli.add_command(command)
 
 
@@ -227,3 +227,29 @@ def _entry_json(e) -> dict[str, object]:
         "link_target": e.link_target or None,
         "table": e.table.to_json() if e.table else None,
     }
+
+
+@click.command()
+@click.option("--read-data", is_flag=True, help="Also read every pack and verify every chunk.")
+@json_option
+@click.pass_context
+def check(ctx: click.Context, read_data: bool, as_json: bool) -> None:
+    """Verify the store: refs, snapshots, trees, pack index and packs; report every problem."""
+    from snapkit.errors import CorruptObject
+
+    with open_store_from(ctx) as store:
+        report = store.check(read_data=read_data)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        for p in report.problems:
+            where = f" (snapshots: {', '.join(short(s) for s in p.snapshots)})" if p.snapshots else ""
+            files = f" files: {', '.join(p.files[:10])}" if p.files else ""
+            click.echo(f"{p.kind}: {p.message}{where}{files}")
+        click.echo(
+            f"checked {report.snapshots} snapshots, {report.packs} packs, {report.chunks} chunks"
+            + (f", read {human_bytes(report.read_bytes)}" if read_data else "")
+            + (": no problems" if report.ok else f": {len(report.problems)} problems")
+        )
+    if not report.ok:
+        raise CorruptObject(f"store check found {len(report.problems)} problems")

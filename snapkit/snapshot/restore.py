@@ -296,7 +296,8 @@ def _inside(plan: Plan, path: Path) -> None:
 
 
 def _make_dirs(plan: Plan, created: list[Path]) -> None:
-    needed = [plan.target] + [plan.dest(e.path) for e in plan.mkdir]
+    missing_above = [p for p in reversed(plan.target.parents) if not p.exists()]
+    needed = [*missing_above, plan.target] + [plan.dest(e.path) for e in plan.mkdir]
     needed += [plan.dest(e.path).parent for e in plan.write]
     for d in sorted(set(needed), key=lambda p: len(p.parts)):
         if d.is_symlink() or (d.exists() and not d.is_dir()):
@@ -305,7 +306,7 @@ def _make_dirs(plan: Plan, created: list[Path]) -> None:
             _inside(plan, d)
             d.unlink()  # a file or link where the snapshot has a folder: a planned change
         if not d.exists():
-            if d != plan.target:
+            if d != plan.target and d not in missing_above:
                 _inside(plan, d)
             d.mkdir()
             created.append(d)

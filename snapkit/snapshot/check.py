@@ -1,0 +1,175 @@
+"""check: walk refs → snapshots → trees → pack index → packs and report every problem.
+
+Each problem names the object that is wrong and what it affects (snapshots, files), so a
+user knows what a damaged store still holds. `read_data` also reads every pack in full and
+verifies each chunk's hash.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from snapkit.errors import CorruptObject, NotFound, SnapError
+from snapkit.objects.hashing import digest
+from snapkit.objects.store import pack_key
+from snapkit.snapshot.model import FileEntry
+from snapkit.snapshot.repo import Repo
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # missing-snapshot | corrupt-snapshot | missing-tree | missing-chunk | ...
+    object: str
+    message: str
+    snapshots: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+
+@dataclass
+class CheckReport:
+    snapshots: int = 0
+    packs: int = 0
+    chunks: int = 0
+    read_bytes: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+def check(repo: Repo, *, read_data: bool = False) -> CheckReport:
+    report = CheckReport()
+    repo.load_index()
+    trees = _check_snapshots(repo, report)
+    users = _check_trees(repo, trees, report)
+    _check_packs(repo, users, report, read_data)
+    report.packs = len(repo.objects.pack_sizes)
+    report.chunks = len(repo.objects.index)
+    return report
+
+
+def _check_snapshots(repo: Repo, report: CheckReport) -> dict[str, list[str]]:
+    """Refs and snapshot records; returns tree id → snapshots using it."""
+    ids = set(repo.snapshot_ids())
+    for ref in repo.refs.list():
+        if ref.snapshot not in ids:
+            report.problems.append(
+                Problem("missing-snapshot", ref.snapshot, f"tag {ref.name} points to a missing snapshot")
+            )
+    trees: dict[str, list[str]] = defaultdict(list)
+    for sid in sorted(ids):
+        report.snapshots += 1
+        try:
+            trees[repo.load_snapshot(sid).tree].append(sid)
+        except (CorruptObject, NotFound) as exc:
+            report.problems.append(Problem("corrupt-snapshot", sid, str(exc), (sid,)))
+    return trees
+
+
+def _check_trees(
+    repo: Repo, trees: dict[str, list[str]], report: CheckReport
+) -> dict[str, list[tuple[str, str]]]:
+    """Trees decode and every chunk they name is indexed. Returns chunk → (snapshot, file)."""
+    users: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for tree_id, sids in trees.items():
+        try:
+            entries = repo.load_tree(tree_id)
+        except (CorruptObject, NotFound) as exc:
+            kind = "missing-tree" if isinstance(exc, NotFound) else "corrupt-tree"
+            report.problems.append(Problem(kind, tree_id, f"tree {tree_id}: {exc}", tuple(sids)))
+            continue
+        for e in entries:
+            _note_chunks(repo, e, sids, users, report)
+    return users
+
+
+def _note_chunks(
+    repo: Repo,
+    e: FileEntry,
+    sids: list[str],
+    users: dict[str, list[tuple[str, str]]],
+    report: CheckReport,
+) -> None:
+    for cid in e.chunks:
+        users[cid].append((sids[0], e.path))
+        if not repo.objects.has(cid):
+            report.problems.append(
+                Problem(
+                    "missing-chunk",
+                    cid,
+                    f"chunk {cid[:12]} of {e.path} is in no pack",
+                    tuple(sids),
+                    (e.path,),
+                )
+            )
+
+
+def _check_packs(
+    repo: Repo, users: dict[str, list[tuple[str, str]]], report: CheckReport, read_data: bool
+) -> None:
+    listed = {k.rsplit("/", 1)[-1] for k in repo.storage.list("data/")}
+    by_pack: dict[str, list[str]] = defaultdict(list)
+    for cid, entry in repo.objects.index.items():
+        by_pack[entry.pack].append(cid)
+    for pack_id, size in repo.objects.pack_sizes.items():
+        found = _pack_problem(repo, pack_id, size, listed, by_pack[pack_id], read_data, report)
+        if found is None:
+            continue
+        kind, message, bad = found
+        affected = [u for cid in bad for u in users.get(cid, [])]
+        report.problems.append(
+            Problem(
+                kind,
+                pack_key(pack_id),
+                message,
+                tuple(sorted({s for s, _ in affected})),
+                tuple(sorted({f for _, f in affected})),
+            )
+        )
+
+
+def _pack_problem(
+    repo: Repo,
+    pack_id: str,
+    size: int,
+    listed: set[str],
+    chunks: list[str],
+    read_data: bool,
+    report: CheckReport,
+) -> tuple[str, str, list[str]] | None:
+    """(kind, message, chunks affected) for a damaged pack, None for a sound one."""
+    if pack_id not in listed:
+        return "missing-pack", f"pack {pack_id[:12]} is missing", chunks
+    actual = repo.storage.size(pack_key(pack_id))
+    index = repo.objects.index
+    if actual != size:
+        lost = [c for c in chunks if index[c].offset + index[c].length > actual]
+        return "truncated-pack", f"pack {pack_id[:12]} is {actual} bytes, index says {size}", lost
+    too_far = [c for c in chunks if index[c].offset + index[c].length > size]
+    if too_far:
+        return "bad-index", f"index entries point past the end of pack {pack_id[:12]}", too_far
+    if not read_data:
+        return None
+    data = repo.storage.get(pack_key(pack_id))
+    report.read_bytes += len(data)
+    if digest(data) != pack_id:
+        bad = _bad_chunks(repo, chunks)
+        return "corrupt-pack", f"pack {pack_id[:12]} does not match its hash", bad
+    return None
+
+
+def _bad_chunks(repo: Repo, chunks: list[str]) -> list[str]:
+    bad = []
+    for cid in chunks:
+        try:
+            repo.objects.read_chunk(cid)
+        except SnapError:
+            bad.append(cid)
+    return bad

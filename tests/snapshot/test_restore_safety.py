@@ -1,0 +1,145 @@
+"""Restore never loses data and never writes outside its target."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from snapkit.errors import CorruptObject, Refused
+from snapkit.snapshot.model import FileEntry, Snapshot
+from tests.helpers import make_dataset, snapshot_of, write
+
+
+def test_local_changes_refuse_then_force_keeps_a_safety_snapshot(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    write(src / "a.txt", "precious edit\n")
+    write(src / "new.txt", "brand new\n")
+    edited = snapshot_of(src)
+
+    with pytest.raises(Refused, match="a.txt"):
+        store.restore("v1", src)
+    assert snapshot_of(src) == edited  # refused means untouched
+
+    outcome = store.restore("v1", src, force=True)
+    assert outcome.safety_snapshot is not None
+    assert (src / "a.txt").read_text() == "hello\n"
+    assert (src / "new.txt").exists()  # extra files stay unless --delete
+
+    store.restore(outcome.safety_snapshot, src)
+    assert snapshot_of(src) == edited
+    assert any(t.startswith("safety/") for i in store.log() for t in i.tags)
+
+
+def test_delete_extra_files_counts_as_a_change(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    write(src / "new.txt", "not saved anywhere\n")
+    with pytest.raises(Refused, match="new.txt"):
+        store.restore("v1", src, delete=True)
+    store.take(src)  # now it is saved: deleting it loses nothing
+    store.restore("v1", src, delete=True)
+    assert not (src / "new.txt").exists()
+
+
+def test_restore_into_empty_or_new_folder_needs_no_flag(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    (tmp_path / "empty").mkdir()
+    store.restore("v1", tmp_path / "empty")
+    store.restore("v1", tmp_path / "brand" / "new")
+    assert snapshot_of(tmp_path / "empty") == snapshot_of(src)
+    assert snapshot_of(tmp_path / "brand/new") == snapshot_of(src)
+
+
+def _publish(store, entries: list[FileEntry], tag: str) -> None:
+    tree = store.repo.save_tree(entries)
+    snap = Snapshot(
+        tree=tree,
+        source="evil",
+        root_kind="dir",
+        host="h",
+        user="u",
+        time=datetime.now(UTC).isoformat(),
+    )
+    store.repo.refs.set(tag, store.repo.save_snapshot(snap))
+
+
+@pytest.mark.parametrize(
+    "bad_path", ["../escape.txt", "/tmp/abs-escape.txt", "ok/../../escape.txt", "a/./b"]
+)
+def test_tree_with_unsafe_paths_writes_nothing(store, tmp_path, bad_path):
+    src = tmp_path / "src"
+    write(src / "f.txt", "payload")
+    store.take(src, tags=["good"])
+    [entry] = [e for e in store.ls("good") if e.path == "f.txt"]
+    safe = FileEntry("safe.txt", "file", entry.size, 0o644, 0, entry.hash, entry.chunks)
+    evil = FileEntry(bad_path, "file", entry.size, 0o644, 0, entry.hash, entry.chunks)
+    _publish(store, [safe, evil], "evil")
+    target = tmp_path / "sandbox" / "target"
+    with pytest.raises(Refused, match="unsafe path"):
+        store.restore("evil", target)
+    assert not (tmp_path / "sandbox").exists()
+    assert not (tmp_path / "sandbox" / "escape.txt").exists()
+    assert not os.path.exists("/tmp/abs-escape.txt")
+
+
+def test_tree_writing_through_its_own_symlink_is_refused(store, tmp_path):
+    src = tmp_path / "src"
+    write(src / "f.txt", "payload")
+    store.take(src, tags=["good"])
+    [entry] = [e for e in store.ls("good") if e.path == "f.txt"]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    link = FileEntry("link", "symlink", link_target=str(outside))
+    through = FileEntry("link/pwned.txt", "file", entry.size, 0o644, 0, entry.hash, entry.chunks)
+    _publish(store, [link, through], "evil")
+    with pytest.raises(Refused):
+        store.restore("evil", tmp_path / "target")
+    assert list(outside.iterdir()) == []
+
+
+def test_symlink_already_in_target_is_not_followed(store, tmp_path):
+    src = tmp_path / "src"
+    write(src / "sub/f.txt", "payload")
+    store.take(src, tags=["v1"])
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = tmp_path / "target"
+    target.mkdir()
+    os.symlink(outside, target / "sub")  # someone put a link where a folder goes
+    store.restore("v1", target)
+    assert list(outside.iterdir()) == []  # nothing went through the link...
+    assert (target / "sub").is_dir() and not (target / "sub").is_symlink()  # ...it was replaced
+    assert (target / "sub/f.txt").read_text() == "payload"
+
+
+def _flip_byte_in_packs(store) -> None:
+    root = store.repo.storage.root
+    for key in store.repo.storage.list("data/"):
+        path = root / key
+        data = bytearray(path.read_bytes())
+        data[len(data) // 3] ^= 0xFF
+        os.chmod(path, 0o644)
+        path.write_bytes(bytes(data))
+
+
+def test_flipped_byte_fails_restore_naming_the_file_and_leaves_target_untouched(store, tmp_path):
+    src = tmp_path / "src"
+    write(src / "big.bin", os.urandom(3 << 20))
+    write(src / "other.txt", "fine")
+    store.take(src, tags=["v1"])
+    target = tmp_path / "target"
+    write(target / "big.bin", "old content")
+    store.take(target)  # the old content is saved, so only corruption can stop us
+    before = snapshot_of(target)
+    _flip_byte_in_packs(store)
+    with pytest.raises(CorruptObject, match="big.bin") as err:
+        store.restore("v1", target)
+    assert "Nothing was written" in str(err.value)
+    assert snapshot_of(target) == before
+    assert not any(".snaptmp-" in p.name for p in target.rglob("*"))
+    report = store.check(read_data=True)
+    assert not report.ok and any("big.bin" in p.files for p in report.problems)

@@ -1,0 +1,148 @@
+"""take → restore through the Python API on a local store: exact, incremental, selective."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from snapkit.errors import NotFound, UsageError
+from tests.helpers import make_dataset, random_bytes, snapshot_of, write
+
+
+def test_round_trip_is_exact(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    result = store.take(src, message="first", tags=["v1"])
+    out = tmp_path / "out"
+    store.restore("v1", out)
+    assert snapshot_of(out) == snapshot_of(src)
+    s = result.snapshot.summary
+    assert s.files == 6 and s.bytes == sum(
+        p.stat().st_size for p in src.rglob("*") if p.is_file() and not p.is_symlink()
+    )
+    assert result.snapshot.message == "first" and result.snapshot.tags == ("v1",)
+
+
+def test_snapshot_id_and_show_and_prefix(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    result = store.take(src, tags=["v1"])
+    assert store.show("v1").id == result.id
+    assert store.show(result.id[:8]).id == result.id
+    with pytest.raises(NotFound):
+        store.show("nope")
+    with pytest.raises(UsageError):
+        store.take(src, tags=["bad tag!"])
+
+
+def test_big_file_spans_many_chunks(store, tmp_path):
+    src = tmp_path / "src"
+    write(src / "big.bin", random_bytes(20 << 20, seed=7))
+    store.take(src, tags=["big"])
+    entry = next(e for e in store.ls("big") if e.path == "big.bin")
+    assert len(entry.chunks) >= 8
+    store.restore("big", tmp_path / "out")
+    assert (tmp_path / "out/big.bin").read_bytes() == (src / "big.bin").read_bytes()
+
+
+def test_single_file_take_and_restore(store, tmp_path):
+    f = write(tmp_path / "data" / "emails.csv", "id,text\n1,a\n2,b\n")
+    result = store.take(f, tags=["one"])
+    assert result.snapshot.root_kind == "file"
+    [entry] = store.ls("one")
+    assert entry.table is not None and entry.table.rows == 2
+    store.restore("one", tmp_path / "back" / "copy.csv")
+    assert (tmp_path / "back/copy.csv").read_bytes() == f.read_bytes()
+
+
+def test_retake_unchanged_stores_nothing_and_skips_reading(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    time.sleep(1.1)  # past the stat cache's racy window
+    first = store.take(src)
+    packs = set(store.repo.storage.list("data/"))
+    second = store.take(src)
+    assert second.snapshot.summary.new_bytes == 0
+    assert second.snapshot.tree == first.snapshot.tree
+    assert second.snapshot.parent == first.id
+    assert set(store.repo.storage.list("data/")) == packs
+    assert second.reused_files == first.snapshot.summary.files
+
+
+def test_append_one_percent_stores_a_few_percent(store, tmp_path):
+    src = tmp_path / "src"
+    size = 48 << 20
+    write(src / "big.bin", random_bytes(size, seed=3))
+    store.take(src)
+    with open(src / "big.bin", "ab") as f:
+        f.write(random_bytes(size // 100, seed=4))
+    again = store.take(src)
+    assert again.snapshot.summary.new_bytes < 0.06 * size
+
+
+def test_excludes_and_snapignore(store, tmp_path):
+    src = tmp_path / "src"
+    write(src / "keep.txt", "k")
+    write(src / "tmp/scratch.txt", "s")
+    write(src / "deep/x.log", "l")
+    write(src / "deep/keep.log", "l")
+    write(src / ".snapignore", "# comment\n*.log\n!keep.log\n")
+    store.take(src, exclude=["tmp/"], tags=["t"])
+    paths = {e.path for e in store.ls("t")}
+    assert paths == {"keep.txt", "deep", "deep/keep.log", ".snapignore"}
+
+
+def test_restore_path_selects_part(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    out = tmp_path / "out"
+    store.restore("v1", out, paths=["nested/deeper"])
+    got = snapshot_of(out)
+    assert set(got) == {
+        "nested",
+        "nested/deeper",
+        "nested/deeper/still",
+        "nested/deeper/still/x.csv",
+    }
+
+
+def test_dry_run_changes_nothing(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    out = tmp_path / "out"
+    outcome = store.restore("v1", out, dry_run=True)
+    assert not out.exists()
+    assert outcome.result is None and len(outcome.plan.write) == 7
+
+
+def test_restore_writes_only_what_differs(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    out = tmp_path / "out"
+    store.restore("v1", out)
+    inode_before = os.stat(out / "nested/big.bin").st_ino
+    write(src / "a.txt", "changed\n")
+    store.take(src, tags=["v2"])
+    outcome = store.restore("v2", out)
+    assert [e.path for e in outcome.plan.write] == ["a.txt"]
+    assert os.stat(out / "nested/big.bin").st_ino == inode_before
+    assert (out / "a.txt").read_text() == "changed\n"
+
+
+def test_default_target_is_where_it_was_taken(tmp_path):
+    import snapkit
+
+    (tmp_path / ".git").mkdir()
+    data = make_dataset(tmp_path / "data" / "raw")
+    with snapkit.open_store(str(tmp_path / ".snap"), create=True, cwd=tmp_path) as store:
+        result = store.take(data, tags=["raw-v1"])
+        assert result.snapshot.source == "data/raw"
+        before = snapshot_of(data)
+        write(data / "a.txt", "scribble")  # content in no snapshot...
+        store.take(data)  # ...until now
+        store.restore("raw-v1")
+        assert snapshot_of(data) == before
+
+
+def test_missing_source_is_not_found(store, tmp_path):
+    with pytest.raises(NotFound):
+        store.take(tmp_path / "nope")
