@@ -19,7 +19,7 @@ def test_local_changes_refuse_then_force_keeps_a_safety_snapshot(store, tmp_path
     write(src / "new.txt", "brand new\n")
     edited = snapshot_of(src)
 
-    with pytest.raises(Refused, match="a.txt"):
+    with pytest.raises(Refused, match=r"a\.txt"):
         store.restore("v1", src)
     assert snapshot_of(src) == edited  # refused means untouched
 
@@ -37,7 +37,7 @@ def test_delete_extra_files_counts_as_a_change(store, tmp_path):
     src = make_dataset(tmp_path / "src")
     store.take(src, tags=["v1"])
     write(src / "new.txt", "not saved anywhere\n")
-    with pytest.raises(Refused, match="new.txt"):
+    with pytest.raises(Refused, match=r"new\.txt"):
         store.restore("v1", src, delete=True)
     store.take(src)  # now it is saved: deleting it loses nothing
     store.restore("v1", src, delete=True)
@@ -136,7 +136,7 @@ def test_flipped_byte_fails_restore_naming_the_file_and_leaves_target_untouched(
     store.take(target)  # the old content is saved, so only corruption can stop us
     before = snapshot_of(target)
     _flip_byte_in_packs(store)
-    with pytest.raises(CorruptObject, match="big.bin") as err:
+    with pytest.raises(CorruptObject, match=r"big\.bin") as err:
         store.restore("v1", target)
     assert "Nothing was written" in str(err.value)
     assert snapshot_of(target) == before
