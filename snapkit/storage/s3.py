@@ -58,7 +58,6 @@ _TRANSIENT = {
     "Throttling",
     "ThrottlingException",
     "RequestTimeout",
-    "RequestTimeTooSkewed",
     "InternalError",
     "ServiceUnavailable",
     "503",
