@@ -243,7 +243,9 @@ def check(ctx: click.Context, read_data: bool, as_json: bool) -> None:
         print_json(report.to_json())
     else:
         for p in report.problems:
-            where = f" (snapshots: {', '.join(short(s) for s in p.snapshots)})" if p.snapshots else ""
+            where = (
+                f" (snapshots: {', '.join(short(s) for s in p.snapshots)})" if p.snapshots else ""
+            )
             files = f" files: {', '.join(p.files[:10])}" if p.files else ""
             click.echo(f"{p.kind}: {p.message}{where}{files}")
         click.echo(

@@ -61,7 +61,9 @@ def _check_snapshots(repo: Repo, report: CheckReport) -> dict[str, list[str]]:
     for ref in repo.refs.list():
         if ref.snapshot not in ids:
             report.problems.append(
-                Problem("missing-snapshot", ref.snapshot, f"tag {ref.name} points to a missing snapshot")
+                Problem(
+                    "missing-snapshot", ref.snapshot, f"tag {ref.name} points to a missing snapshot"
+                )
             )
     trees: dict[str, list[str]] = defaultdict(list)
     for sid in sorted(ids):
