@@ -6,6 +6,8 @@ A new backend only adds a branch to the `storage` fixture.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -262,14 +264,30 @@ def test_local_url_round_trips_through_open_storage(tmp_path: Path) -> None:
 
 
 def test_local_unwritable_folder_is_access_denied(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root ignores file permissions")
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(AccessDenied):
-            LocalStorage(tmp_path).put("k", b"v")
-    finally:
-        tmp_path.chmod(0o700)
+    """A read-only mount stops root too, so this runs the same for every user.
+
+    The write happens in a child process inside its own mount namespace (`unshare`), where
+    the folder is bind-mounted read-only: a real EROFS from the kernel, no patching.
+    """
+    folder = tmp_path / "store"
+    folder.mkdir()
+    code = (
+        "import sys; from snapkit.storage.local import LocalStorage; "
+        "from snapkit.errors import AccessDenied\n"
+        "try:\n    LocalStorage(sys.argv[1]).put('k', b'v')\n"
+        "except AccessDenied as e:\n    print('denied:', e); sys.exit(0)\n"
+        "sys.exit(1)"
+    )
+    script = f'mount --bind -o ro "$1" "$1" && exec "{sys.executable}" -c "$2" "$1"'
+    result = subprocess.run(
+        ["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", str(folder), code],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "denied:" in result.stdout
+    assert list(folder.iterdir()) == []
 
 
 # -- fsspec and open_storage -------------------------------------------------------------
