@@ -52,8 +52,10 @@ class Chunker:
                 data = f.read()
             yield Chunk(blake3(data).hexdigest(), data)
             return
-        for piece in self._cdc.cut_file(path):
-            yield Chunk(blake3(piece.data).hexdigest(), piece.data)
+        # A stream, not cut_file's mmap: mapped pages would count in RSS for the whole file.
+        with open(path, "rb", buffering=0) as f:
+            for piece in self._cdc.cut_stream(f):
+                yield Chunk(blake3(piece.data).hexdigest(), piece.data)
 
 
 def file_hash(chunk_ids: list[str] | tuple[str, ...]) -> str:

@@ -26,7 +26,7 @@ from snapkit.objects.packs import (
 from snapkit.storage.base import Storage
 
 MAX_GAP = 1 << 20  # read through gaps up to 1 MiB rather than issue another request
-MAX_RANGE = 64 << 20
+MAX_RANGE = 8 << 20  # bounds memory: at most 2 × read_threads ranges in flight
 
 
 def pack_key(pack_id: str) -> str:

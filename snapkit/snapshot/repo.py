@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,7 +114,9 @@ class Repo:
 
     def snapshots(self) -> list[tuple[str, Snapshot]]:
         """All snapshots, oldest first."""
-        items = [(sid, self.load_snapshot(sid)) for sid in self.snapshot_ids()]
+        ids = self.snapshot_ids()
+        with ThreadPoolExecutor(8) as pool:  # one request each on S3 until cached locally
+            items = list(zip(ids, pool.map(self.load_snapshot, ids), strict=True))
         return sorted(items, key=lambda kv: (kv[1].time, kv[0]))
 
     def resolve(self, spec: str) -> str:
