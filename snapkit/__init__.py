@@ -1,7 +1,7 @@
 """snapkit: Rok-style snapshots for ML data and pipeline steps, on object storage.
 
 The Python API mirrors the `snap` command: `open_store`, `take`, `restore`, and the
-`Store` methods `log`, `show`, `ls`, `tag`, `untag`. Names are imported on first use so
+`Store` methods `log`, `show`, `ls`, `tag`, `untag`, `check`. Names are imported on first use so
 that `snap --help` does not pay for pyarrow and boto3.
 """
 
@@ -27,6 +27,9 @@ _EXPORTS = {
     "Conflict": "snapkit.errors",
     "Refused": "snapkit.errors",
     "DiskFull": "snapkit.errors",
+    "Locked": "snapkit.errors",
+    "UsageError": "snapkit.errors",
+    "TakeResult": "snapkit.snapshot.take",
 }
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "Conflict",
     "CorruptObject",
     "DiskFull",
+    "Locked",
     "NotFound",
     "Refused",
     "RestoreOutcome",
@@ -41,6 +45,8 @@ __all__ = [
     "SnapshotInfo",
     "Store",
     "StoreUnavailable",
+    "TakeResult",
+    "UsageError",
     "open_store",
     "restore",
     "take",
@@ -53,11 +59,14 @@ if TYPE_CHECKING:
         Conflict,
         CorruptObject,
         DiskFull,
+        Locked,
         NotFound,
         Refused,
         SnapError,
         StoreUnavailable,
+        UsageError,
     )
+    from snapkit.snapshot.take import TakeResult
 
 
 def __getattr__(name: str) -> Any:

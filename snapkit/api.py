@@ -121,9 +121,11 @@ class Store:
             return str(source)
 
     def _safety_snapshot(self, plan: Plan) -> str:
+        """Snapshot what the restore would overwrite: the target folder, or the one file."""
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        renamed = list(plan.rename.values())
         result = self.take(
-            plan.target,
+            plan.target / renamed[0] if renamed else plan.target,
             message=f"safety snapshot before restoring {plan.snapshot_id[:12]}",
             tags=[f"safety/{stamp}"],
         )

@@ -142,7 +142,11 @@ def log(ctx: click.Context, as_json: bool) -> None:
     with open_store_from(ctx) as store:
         infos = store.log()
     if as_json:
-        print_json([{"id": i.id, "tags": list(i.tags), **i.snapshot.to_json()} for i in infos])
+        # "tags" is the record's own (tags given at take time); tags move, so the ones
+        # pointing at it now are "current_tags", as in `snap show --json`
+        print_json(
+            [{"id": i.id, "current_tags": list(i.tags), **i.snapshot.to_json()} for i in infos]
+        )
         return
     if not infos:
         click.echo("no snapshots yet: `snap take PATH` makes one")

@@ -23,13 +23,21 @@ class ChunkerParams:
     min_size: int = 256 * 1024
     avg_size: int = 1024 * 1024
     max_size: int = 4 * 1024 * 1024
+    normalization: int = 1
+    seed: int = 0
 
     def to_json(self) -> dict[str, int | str]:
         return {"algorithm": "fastcdc2020", **asdict(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, int | str]) -> ChunkerParams:
-        return cls(int(data["min_size"]), int(data["avg_size"]), int(data["max_size"]))
+        return cls(
+            int(data["min_size"]),
+            int(data["avg_size"]),
+            int(data["max_size"]),
+            int(data.get("normalization", 1)),
+            int(data.get("seed", 0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,13 @@ class Chunker:
 
     def __init__(self, params: ChunkerParams) -> None:
         self.params = params
-        self._cdc = FastCDC(params.avg_size, min_size=params.min_size, max_size=params.max_size)
+        self._cdc = FastCDC(
+            params.avg_size,
+            min_size=params.min_size,
+            max_size=params.max_size,
+            normalized_chunking=params.normalization,  # type: ignore[arg-type]
+            seed=params.seed,
+        )
 
     def chunks(self, path: str | os.PathLike[str], size: int) -> Iterator[Chunk]:
         """Yield the chunks of a file in order. Data views are valid until the next yield."""

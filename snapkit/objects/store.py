@@ -82,6 +82,20 @@ class ObjectStore:
         for index_id, data in zip(new, blobs, strict=True):
             self._add_index(index_id, data)
 
+    def load_index_tolerant(self) -> list[CorruptObject]:
+        """Like `load_index`, but a missing or corrupt index object is returned, not raised
+        (for `check`, which reports every problem rather than stopping at the first)."""
+        problems: list[CorruptObject] = []
+        for key in self.storage.list("index/"):
+            index_id = key.rsplit("/", 1)[-1]
+            if index_id in self.index_ids:
+                continue
+            try:
+                self._add_index(index_id, self.get_object("index", index_id))
+            except CorruptObject as exc:
+                problems.append(exc)
+        return problems
+
     def _add_index(self, index_id: str, data: bytes) -> None:
         for pack_id, size, entries in decode_index(index_id, data):
             self.add_pack(pack_id, size, entries)

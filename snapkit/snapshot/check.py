@@ -45,8 +45,14 @@ class CheckReport:
 
 
 def check(repo: Repo, *, read_data: bool = False) -> CheckReport:
+    with repo.bypass_cache():
+        return _check(repo, read_data)
+
+
+def _check(repo: Repo, read_data: bool) -> CheckReport:
     report = CheckReport()
-    repo.load_index()
+    for exc in repo.objects.load_index_tolerant():
+        report.problems.append(Problem("corrupt-index", exc.key, str(exc)))
     trees = _check_snapshots(repo, report)
     users = _check_trees(repo, trees, report)
     _check_packs(repo, users, report, read_data)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from snapkit.errors import Conflict, NotFound, UsageError
+from snapkit.errors import Conflict, CorruptObject, NotFound, UsageError
 from snapkit.storage.base import Storage
 
 PREFIX = "refs/tags/"
@@ -36,15 +37,36 @@ def check_name(name: str) -> str:
 
 
 class RefStore:
+    """Tags in the store. Deleting writes a tombstone by CAS, so a delete racing a move
+    cannot silently undo it (an object-store DELETE has no compare-and-swap)."""
+
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    def get(self, name: str) -> Ref:
+    def _read(self, name: str) -> tuple[dict[str, str] | None, str | None]:
+        """The ref's document and etag; (None, etag) for a tombstone, (None, None) if absent."""
         try:
             data, etag = self.storage.get_with_etag(PREFIX + name)
         except NotFound:
-            raise NotFound(f"no tag named {name!r}") from None
-        doc = json.loads(data)
+            return None, None
+        try:
+            doc = json.loads(data)
+            if doc.get("deleted"):
+                return None, etag
+            if not isinstance(doc.get("snapshot"), str):
+                raise ValueError("no snapshot id")
+        except (ValueError, AttributeError) as exc:
+            raise CorruptObject(
+                f"tag {name!r} is unreadable ({exc})",
+                key=PREFIX + name,
+                hint=f"point it again with `snap tag SNAPSHOT {name}`",
+            ) from exc
+        return doc, etag
+
+    def get(self, name: str) -> Ref:
+        doc, etag = self._read(name)
+        if doc is None or etag is None:
+            raise NotFound(f"no tag named {name!r}", hint="`snap log` lists snapshots and tags")
         return Ref(name, doc["snapshot"], etag, doc.get("time", ""))
 
     def find(self, name: str) -> Ref | None:
@@ -61,29 +83,29 @@ class RefStore:
         concurrent writer in between still makes this fail with Conflict.
         """
         check_name(name)
-        current = self.find(name) if expect is True else None
-        etag = current.etag if current else (None if expect is True else expect)
-        body = json.dumps(
-            {"snapshot": snapshot_id, "time": datetime.now(UTC).isoformat(timespec="seconds")}
-        ).encode()
+        etag = self._read(name)[1] if expect is True else expect
+        assert not isinstance(etag, bool)
+        return Ref(name, snapshot_id, self._swap(name, {"snapshot": snapshot_id}, etag), "")
+
+    def delete(self, name: str) -> None:
+        doc, etag = self._read(name)
+        if doc is None:
+            raise NotFound(f"no tag named {name!r}")
+        self._swap(name, {"deleted": True}, etag)
+
+    def _swap(self, name: str, doc: dict[str, object], etag: str | None) -> str:
+        doc["time"] = datetime.now(UTC).isoformat(timespec="seconds")
+        # Etags are content hashes (S3's MD5, BLAKE3 locally): a nonce makes every write's
+        # etag new, so re-writing the same value still invalidates other writers' etags.
+        doc["nonce"] = secrets.token_hex(8)
         try:
-            new_etag = self.storage.put_if_match(PREFIX + name, body, etag)  # type: ignore[arg-type]
+            return self.storage.put_if_match(PREFIX + name, json.dumps(doc).encode(), etag)
         except Conflict:
             raise Conflict(
                 f"tag {name!r} was changed by someone else at the same time",
                 hint="run `snap log` to see where it points now, then try again",
             ) from None
-        return Ref(name, snapshot_id, new_etag, "")
-
-    def delete(self, name: str) -> None:
-        if self.find(name) is None:
-            raise NotFound(f"no tag named {name!r}")
-        self.storage.delete(PREFIX + name)
 
     def list(self) -> list[Ref]:
-        refs = []
-        for key in self.storage.list(PREFIX):
-            ref = self.find(key[len(PREFIX) :])
-            if ref is not None:
-                refs.append(ref)
-        return sorted(refs, key=lambda r: r.name)
+        refs = [self.find(key[len(PREFIX) :]) for key in self.storage.list(PREFIX)]
+        return sorted((r for r in refs if r is not None), key=lambda r: r.name)

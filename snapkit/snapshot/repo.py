@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +82,15 @@ class Repo:
                 hint="upgrade snapkit",
             )
         return cls(storage, config)
+
+    @contextmanager
+    def bypass_cache(self) -> Iterator[None]:
+        """Read everything from the store itself (what `check` must verify), not the cache."""
+        saved, self.objects.cache = self.objects.cache, ObjectCache(None)
+        try:
+            yield
+        finally:
+            self.objects.cache = saved
 
     def load_index(self) -> None:
         if not self._index_loaded:

@@ -21,9 +21,10 @@ from pathlib import Path, PurePosixPath
 from snapkit.errors import CorruptObject, Refused, SnapError, from_os_error
 from snapkit.objects.chunker import Chunker, file_hash
 from snapkit.progress import NoProgress, Progress
+from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.repo import Repo
-from snapkit.snapshot.scan import TMP_MARK
+from snapkit.snapshot.scan import TMP_MARK, scan
 
 BATCH_FILES = 256
 BATCH_BYTES = 256 << 20
@@ -82,16 +83,16 @@ def select(entries: list[FileEntry], patterns: tuple[str, ...]) -> list[FileEntr
     """Entries matching any glob or folder prefix in `patterns`, plus the folders above them."""
     if not patterns:
         return entries
-    chosen = {
-        e.path
-        for e in entries
-        if any(
-            fnmatch.fnmatchcase(e.path, p.rstrip("/")) or e.path.startswith(p.rstrip("/") + "/")
-            for p in patterns
-        )
-    }
+    chosen = {e.path for e in entries if _selected(e.path, patterns)}
     parents = {str(p) for path in chosen for p in PurePosixPath(path).parents if str(p) != "."}
     return [e for e in entries if e.path in chosen or e.path in parents]
+
+
+def _selected(path: str, patterns: tuple[str, ...]) -> bool:
+    return any(
+        fnmatch.fnmatchcase(path, p.rstrip("/")) or path.startswith(p.rstrip("/") + "/")
+        for p in patterns
+    )
 
 
 def check_paths(entries: list[FileEntry]) -> None:
@@ -149,7 +150,9 @@ def plan_restore(
         else:
             (mkdir if e.kind == "dir" else write).append(e)
             changes.append((rename.get(e.path, e.path), state, local_hash))
-    delete = _extras(target, entries, rename) if delete_extra and snap.root_kind == "dir" else []
+    delete = (
+        _extras(target, entries, paths) if delete_extra and snap.root_kind == "dir" else []
+    )
     changes += [(p, "extra", _hash_path(target / p, chunker)) for p in delete]
     saved = _saved_hashes(repo, [h for _, _, h in changes if h]) if changes else set()
     return Plan(
@@ -177,7 +180,7 @@ def _compare(dest: Path, e: FileEntry, chunker: Chunker) -> tuple[str, str | Non
     """
     try:
         s = os.lstat(dest)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # (a file where a parent folder goes)
         return "missing", None
     except OSError as exc:
         raise from_os_error(exc, f"cannot inspect {dest}") from exc
@@ -215,19 +218,22 @@ def _hash_path(path: Path, chunker: Chunker) -> str | None:
     return None
 
 
-def _extras(target: Path, entries: list[FileEntry], rename: dict[str, str]) -> list[str]:
-    wanted = {rename.get(e.path, e.path) for e in entries}
-    extra = []
+def _extras(target: Path, entries: list[FileEntry], paths: tuple[str, ...]) -> list[str]:
+    """Files in the target that the snapshot lacks, within what a take of it would cover.
+
+    Paths a take would exclude (.snapignore, .snap) are out of the snapshot's scope and so
+    never deleted; with --path only the selected part of the target is considered.
+    """
     if not target.is_dir():
-        return extra
-    for root, dirs, files in os.walk(target):
-        rel_root = os.path.relpath(root, target)
-        dirs[:] = [d for d in dirs if d != ".snap"]
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-            rel = name if rel_root == "." else f"{rel_root}/{name}"
-            if rel not in wanted and TMP_MARK not in name:
-                extra.append(rel)
-    return sorted(extra)
+        return []
+    wanted = {e.path for e in entries}
+    ignore = Ignore.for_root(target)
+    extra = [
+        item.relpath
+        for item in scan(target, ignore)
+        if item.kind != "dir" and item.relpath not in wanted
+    ]
+    return [p for p in extra if not paths or _selected(p, paths)]
 
 
 def _saved_hashes(repo: Repo, hashes: list[str]) -> set[str]:
@@ -266,10 +272,10 @@ class RestoreResult:
 def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> RestoreResult:
     """Stage everything, verify everything, then rename into place (see module docstring)."""
     progress = progress or NoProgress()
-    created: list[Path] = []
+    undo = _Undo()
     staged: list[_Staged] = []
     try:
-        _make_dirs(plan, created)
+        _make_dirs(plan, undo)
         progress.start("restoring", plan.bytes_to_write)
         files = [e for e in plan.write if e.kind == "file"]
         for batch in _batches(files):
@@ -277,13 +283,15 @@ def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> Rest
         progress.finish()
         staged += [_stage_symlink(plan, e) for e in plan.write if e.kind == "symlink"]
     except BaseException as exc:
-        _rollback(staged, created)
+        _rollback(staged, undo)
         if isinstance(exc, OSError):
             raise from_os_error(exc, "restore failed, target left as it was") from exc
         if isinstance(exc, CorruptObject):
             raise _name_files(exc, plan, repo) from exc
         raise
     _commit(plan, staged)
+    for _, aside in undo.aside:
+        aside.unlink(missing_ok=True)
     return RestoreResult(plan, len(staged), plan.bytes_to_write, len(plan.delete))
 
 
@@ -295,7 +303,15 @@ def _inside(plan: Plan, path: Path) -> None:
         raise Refused(f"{path} would be written through a symlink outside {plan.target}")
 
 
-def _make_dirs(plan: Plan, created: list[Path]) -> None:
+@dataclass
+class _Undo:
+    """What staging changed in the target, so a failed restore can put it back."""
+
+    created: list[Path] = field(default_factory=list)  # folders made
+    aside: list[tuple[Path, Path]] = field(default_factory=list)  # (original, moved-aside)
+
+
+def _make_dirs(plan: Plan, undo: _Undo) -> None:
     missing_above = [p for p in reversed(plan.target.parents) if not p.exists()]
     needed = [*missing_above, plan.target] + [plan.dest(e.path) for e in plan.mkdir]
     needed += [plan.dest(e.path).parent for e in plan.write]
@@ -304,12 +320,16 @@ def _make_dirs(plan: Plan, created: list[Path]) -> None:
             if d not in {plan.dest(e.path) for e in plan.mkdir}:
                 raise Refused(f"{d} is not a folder; cannot restore into it")
             _inside(plan, d)
-            d.unlink()  # a file or link where the snapshot has a folder: a planned change
+            # a file or link where the snapshot has a folder (a planned change): moved
+            # aside, deleted only once the restore has succeeded
+            aside = d.parent / f".{d.name[:100]}{TMP_MARK}{secrets.token_hex(4)}"
+            os.rename(d, aside)
+            undo.aside.append((d, aside))
         if not d.exists():
             if d != plan.target and d not in missing_above:
                 _inside(plan, d)
             d.mkdir()
-            created.append(d)
+            undo.created.append(d)
 
 
 def _batches(files: list[FileEntry]) -> list[list[FileEntry]]:
@@ -409,15 +429,17 @@ def _clear_non_file(dest: Path) -> None:
         shutil.rmtree(dest)
 
 
-def _rollback(staged: list[_Staged], created: list[Path]) -> None:
+def _rollback(staged: list[_Staged], undo: _Undo) -> None:
     for s in staged:
         s.tmp.unlink(missing_ok=True)
-    for d in reversed(created):
+    for d in reversed(undo.created):
         try:
             d.rmdir()
         except OSError as exc:
             if exc.errno not in (errno.ENOTEMPTY, errno.ENOENT):
                 raise
+    for original, aside in reversed(undo.aside):
+        os.rename(aside, original)
 
 
 def _name_files(exc: CorruptObject, plan: Plan, repo: Repo) -> SnapError:
@@ -425,7 +447,9 @@ def _name_files(exc: CorruptObject, plan: Plan, repo: Repo) -> SnapError:
     pack = exc.key.rsplit("/", 1)[-1]
 
     def affected(e: FileEntry) -> bool:
-        return any(c == exc.chunk or repo.objects.index[c].pack == pack for c in e.chunks)
+        if exc.chunk:
+            return exc.chunk in e.chunks
+        return any(repo.objects.index[c].pack == pack for c in e.chunks)
 
     files = [e.path for e in plan.write if e.kind == "file" and affected(e)]
     more = f" and {len(files) - 10} more" if len(files) > 10 else ""

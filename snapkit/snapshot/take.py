@@ -55,6 +55,8 @@ def take(
     for tag in options.tags:
         check_name(tag)
     source = Path(os.path.abspath(source))
+    if source.is_symlink():  # `snap take data/raw` where data/raw links to the dataset
+        source = Path(os.path.realpath(source))
     items = scan(source, Ignore.for_root(source, options.excludes))
     repo.load_index()
     repo.objects.recover_unindexed_packs()

@@ -56,7 +56,10 @@ def encode_tree(entries: Iterable[FileEntry]) -> bytes:
 
 def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
     try:
-        table = pq.read_table(io.BytesIO(data))
+        # an Arrow buffer, not a Python file object: reading through io.BytesIO with
+        # threads makes the interpreter abort at exit now and then ("terminate called
+        # without an active exception", apache/arrow#50482)
+        table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as exc:
         raise CorruptObject(f"tree {tree_id} is unreadable: {exc}", key=f"trees/{tree_id}") from exc
     cols = table.to_pydict()

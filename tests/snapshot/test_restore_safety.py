@@ -143,3 +143,45 @@ def test_flipped_byte_fails_restore_naming_the_file_and_leaves_target_untouched(
     assert not any(".snaptmp-" in p.name for p in target.rglob("*"))
     report = store.check(read_data=True)
     assert not report.ok and any("big.bin" in p.files for p in report.problems)
+
+
+def test_delete_spares_ignored_files_and_stays_within_path(store, tmp_path):
+    src = tmp_path / "src"
+    write(src / "keep/a.txt", "a")
+    write(src / "other/b.txt", "b")
+    write(src / ".snapignore", "*.log\n")
+    store.take(src, tags=["v1"])
+    write(src / "debug.log", "ignored, so out of the snapshot's scope")
+    write(src / "other/extra.txt", "saved below")
+    write(src / "keep/extra.txt", "saved below")
+    store.take(src)
+    plan = store.plan_restore("v1", src, paths=["keep"], delete=True)
+    assert plan.delete == ("keep/extra.txt",)
+    store.restore("v1", src, delete=True)
+    assert (src / "debug.log").exists() and not (src / "other/extra.txt").exists()
+
+
+def test_failed_restore_puts_back_a_file_standing_where_a_folder_goes(store, tmp_path):
+    src = tmp_path / "src"
+    write(src / "sub/big.bin", os.urandom(1 << 20))
+    store.take(src, tags=["v1"])
+    target = tmp_path / "target"
+    write(target / "sub", "a file where the snapshot has a folder")
+    store.take(target)
+    before = snapshot_of(target)
+    _flip_byte_in_packs(store)
+    with pytest.raises(CorruptObject):
+        store.restore("v1", target)
+    assert snapshot_of(target) == before
+
+
+def test_single_file_force_restore_takes_a_safety_snapshot_of_that_file_only(store, tmp_path):
+    f = write(tmp_path / "proj/data.csv", "id\n1\n")
+    write(tmp_path / "proj/unrelated.bin", os.urandom(1000))
+    store.take(f, tags=["v1"])
+    write(f, "id\n1\n2\n")
+    outcome = store.restore("v1", f, force=True)
+    safety = store.show(outcome.safety_snapshot)
+    assert safety.snapshot.root_kind == "file" and safety.snapshot.summary.files == 1
+    store.restore(outcome.safety_snapshot, f)
+    assert f.read_text() == "id\n1\n2\n"
