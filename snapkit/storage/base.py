@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from snapkit.errors import StoreUnavailable
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    modified: float  # unix time of the last write, as the backend reports it
 
 
 class TransientError(StoreUnavailable):
@@ -53,6 +60,10 @@ class Storage(ABC):
     @abstractmethod
     def size(self, key: str) -> int:
         """Size in bytes of an object. Raises NotFound."""
+
+    @abstractmethod
+    def stat(self, key: str) -> ObjectInfo:
+        """Size and last-write time of an object (gc's grace period needs the time)."""
 
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[str]:

@@ -19,7 +19,7 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from snapkit.errors import AccessDenied, Conflict, NotFound, from_os_error
-from snapkit.storage.base import Storage, TransientError
+from snapkit.storage.base import ObjectInfo, Storage, TransientError
 from snapkit.storage.keys import check_key, check_prefix
 from snapkit.storage.local import content_etag
 
@@ -68,6 +68,16 @@ class FsspecStorage(Storage):
         if info.get("type") != "file":
             raise NotFound(f"no object {key} in {self.url}")
         return int(info["size"])
+
+    def stat(self, key: str) -> ObjectInfo:
+        with self._errors("read", key):
+            info = self.fs.info(self._path(key))
+        if info.get("type") != "file":
+            raise NotFound(f"no object {key} in {self.url}")
+        when = info.get("mtime") or info.get("created") or info.get("LastModified") or 0.0
+        if hasattr(when, "timestamp"):
+            when = when.timestamp()
+        return ObjectInfo(int(info["size"]), float(when))
 
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)

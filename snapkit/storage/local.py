@@ -25,7 +25,7 @@ from pathlib import Path
 import blake3
 
 from snapkit.errors import Conflict, NotFound, SnapError, from_os_error
-from snapkit.storage.base import Storage
+from snapkit.storage.base import ObjectInfo, Storage
 from snapkit.storage.keys import check_key, check_prefix
 
 RESERVED = ".snapkit-"
@@ -79,6 +79,16 @@ class LocalStorage(Storage):
         if not stat.S_ISREG(st.st_mode):
             raise NotFound(f"no object {key} in {self.url}")
         return st.st_size
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            st_ = path.stat()
+        except OSError as exc:
+            raise _read_error(exc, key, self.url) from exc
+        if not stat.S_ISREG(st_.st_mode):
+            raise NotFound(f"no object {key} in {self.url}")
+        return ObjectInfo(st_.st_size, st_.st_mtime)
 
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)

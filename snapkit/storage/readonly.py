@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 from snapkit.errors import AccessDenied
-from snapkit.storage.base import Storage
+from snapkit.storage.base import ObjectInfo, Storage
 
 
 class ReadOnlyStorage(Storage):
@@ -27,6 +27,9 @@ class ReadOnlyStorage(Storage):
 
     def size(self, key: str) -> int:
         return self.inner.size(key)
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self.inner.stat(key)
 
     def list(self, prefix: str = "") -> Iterator[str]:
         return self.inner.list(prefix)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from snapkit.errors import Conflict, NotFound, SnapError
-from snapkit.storage.base import Storage, TransientError
+from snapkit.storage.base import ObjectInfo, Storage, TransientError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -71,6 +71,9 @@ class RetryingStorage(Storage):
 
     def size(self, key: str) -> int:
         return self._retry(f"read {key}", lambda: self.inner.size(key))
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._retry(f"read {key}", lambda: self.inner.stat(key))
 
     def list(self, prefix: str = "") -> Iterator[str]:
         # Collected in full so a retry never yields a key twice.

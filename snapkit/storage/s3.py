@@ -33,7 +33,7 @@ from botocore.exceptions import (
 )
 
 from snapkit.errors import AccessDenied, Conflict, NotFound, SnapError, StoreUnavailable
-from snapkit.storage.base import Storage, TransientError
+from snapkit.storage.base import ObjectInfo, Storage, TransientError
 from snapkit.storage.keys import check_key, check_prefix
 
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
@@ -122,6 +122,11 @@ class S3Storage(Storage):
         with self._errors("read", key):
             resp = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
             return int(resp["ContentLength"])
+
+    def stat(self, key: str) -> ObjectInfo:
+        with self._errors("read", key):
+            resp = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+            return ObjectInfo(int(resp["ContentLength"]), resp["LastModified"].timestamp())
 
     def list(self, prefix: str = "") -> Iterator[str]:
         check_prefix(prefix)

@@ -22,7 +22,7 @@ from botocore.config import Config
 
 from snapkit.errors import AccessDenied, Conflict, NotFound, StoreUnavailable, UsageError
 from snapkit.storage import ReadOnlyStorage, RetryingStorage, Storage, open_storage
-from snapkit.storage.base import TransientError
+from snapkit.storage.base import ObjectInfo, TransientError
 from snapkit.storage.fsspec_backend import FsspecStorage
 from snapkit.storage.local import LocalStorage
 from snapkit.storage.s3 import S3Storage
@@ -67,12 +67,21 @@ def test_put_get_round_trip(storage: Storage, size: int) -> None:
     assert storage.size("data/obj") == size
 
 
+def test_stat_reports_size_and_write_time(storage: Storage) -> None:
+    before = time.time()
+    storage.put("data/obj", b"12345")
+    info = storage.stat("data/obj")
+    assert info.size == 5
+    assert before - 5 <= info.modified <= time.time() + 5  # server clocks may lag a little
+
+
 def test_missing_key_is_not_found(storage: Storage) -> None:
     reads: list[Callable[[], object]] = [
         lambda: storage.get("nope/x"),
         lambda: storage.get_with_etag("nope/x"),
         lambda: storage.get_range("nope/x", 0, 10),
         lambda: storage.size("nope/x"),
+        lambda: storage.stat("nope/x"),
     ]
     for read in reads:
         with pytest.raises(NotFound):
@@ -380,6 +389,9 @@ class FlakyStorage(Storage):
 
     def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
         return self._call(lambda: self.inner.put_if_match(key, data, etag))
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._call(lambda: self.inner.stat(key))
 
     def size(self, key: str) -> int:
         return self._call(lambda: self.inner.size(key))
