@@ -9,15 +9,19 @@ store.restore("raw-v1", "restored/raw")
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from snapkit.config import StoreLocation, locate_store
-from snapkit.errors import NotFound, Refused
+from snapkit.errors import NotFound, Refused, UsageError
 from snapkit.progress import Progress
 from snapkit.snapshot.check import CheckReport
 from snapkit.snapshot.check import check as check_store
+from snapkit.snapshot.forget import ForgetPlan, apply_forget, plan_forget
+from snapkit.snapshot.gc import GcPlan, GcResult, apply_gc, plan_gc
+from snapkit.snapshot.locks import LockInfo, LockManager
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.restore import Plan, RestoreResult, apply_plan, plan_restore
@@ -43,9 +47,17 @@ class RestoreOutcome:
 class Store:
     """An opened store plus the project it serves (for relative paths and default targets)."""
 
-    def __init__(self, repo: Repo, location: StoreLocation) -> None:
+    def __init__(self, repo: Repo, location: StoreLocation, *, lock_wait: float = 0.0) -> None:
         self.repo = repo
         self.location = location
+        self.lock_wait = lock_wait  # seconds to wait for a conflicting lock, then Locked
+        self.locks = LockManager(repo.storage)
+
+    def _shared(self, command: str) -> AbstractContextManager[LockInfo]:
+        return self.locks.hold("shared", command, self.lock_wait)
+
+    def _exclusive(self, command: str) -> AbstractContextManager[LockInfo]:
+        return self.locks.hold("exclusive", command, self.lock_wait)
 
     @property
     def url(self) -> str:
@@ -71,7 +83,8 @@ class Store:
             excludes=tuple(exclude),
             source_label=self._label(source),
         )
-        return take_snapshot(self.repo, source, options, progress)
+        with self._shared("take"):
+            return take_snapshot(self.repo, source, options, progress)
 
     def plan_restore(
         self,
@@ -98,15 +111,16 @@ class Store:
         delete: bool = False,
         progress: Progress | None = None,
     ) -> RestoreOutcome:
-        plan = self.plan_restore(spec, target, paths=paths, delete=delete)
-        if dry_run:
-            return RestoreOutcome(plan, None, None)
-        safety = None
-        if plan.unsaved:
-            if not force:
-                raise Refused(_unsaved_message(plan), hint=_unsaved_hint(plan))
-            safety = self._safety_snapshot(plan)
-        return RestoreOutcome(plan, apply_plan(self.repo, plan, progress), safety)
+        with self._shared("restore"):
+            plan = self.plan_restore(spec, target, paths=paths, delete=delete)
+            if dry_run:
+                return RestoreOutcome(plan, None, None)
+            safety = None
+            if plan.unsaved:
+                if not force:
+                    raise Refused(_unsaved_message(plan), hint=_unsaved_hint(plan))
+                safety = self._safety_snapshot(plan)
+            return RestoreOutcome(plan, apply_plan(self.repo, plan, progress), safety)
 
     def default_target(self, snap: Snapshot) -> Path:
         """Where a snapshot came from: restore puts it back there unless told otherwise."""
@@ -158,16 +172,55 @@ class Store:
         return chosen
 
     def tag(self, spec: str, name: str) -> str:
-        sid = self.repo.resolve(spec)
-        self.repo.refs.set(name, sid)
-        return sid
+        with self._shared("tag"):
+            sid = self.repo.resolve(spec)
+            self.repo.refs.set(name, sid)
+            return sid
 
     def untag(self, name: str) -> None:
-        self.repo.refs.delete(name)
+        with self._shared("tag"):
+            self.repo.refs.delete(name)
 
     def check(self, *, read_data: bool = False) -> CheckReport:
         """Verify the store from refs down to packs; see `snapkit.snapshot.check`."""
-        return check_store(self.repo, read_data=read_data)
+        with self._shared("check"):
+            return check_store(self.repo, read_data=read_data)
+
+    # -- store care ---------------------------------------------------------------
+
+    def forget(
+        self,
+        specs: list[str] | tuple[str, ...] = (),
+        *,
+        keep_last: int | None = None,
+        dry_run: bool = False,
+    ) -> ForgetPlan:
+        """Remove snapshot records (tagged ones are never removed); gc frees their data."""
+        if bool(specs) == (keep_last is not None):
+            raise UsageError("name snapshots to forget, or give --keep-last N (not both)")
+        with self._exclusive("forget"):
+            plan = plan_forget(self.repo, list(specs), keep_last)
+            if not dry_run:
+                apply_forget(self.repo, plan)
+            return plan
+
+    def gc(
+        self,
+        *,
+        grace_seconds: float = 3600.0,
+        dry_run: bool = True,
+        progress: Progress | None = None,
+    ) -> GcResult | GcPlan:
+        """Delete what no snapshot reaches (dry run unless `dry_run=False`)."""
+        with self._exclusive("gc"):
+            plan = plan_gc(self.repo, grace_seconds)
+            if dry_run or plan.nothing_to_do:
+                return plan
+            return apply_gc(self.repo, plan, progress)
+
+    def unlock(self, *, stale_only: bool = False) -> list[LockInfo]:
+        """Remove store locks (all, or only those whose process is gone or silent)."""
+        return self.locks.remove(stale_only=stale_only)
 
     def close(self) -> None:
         self.repo.storage.close()
@@ -193,7 +246,11 @@ def _unsaved_hint(plan: Plan) -> str:
 
 
 def open_store(
-    url: str | None = None, *, create: bool = False, cwd: str | os.PathLike[str] | None = None
+    url: str | None = None,
+    *,
+    create: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+    lock_wait: float = 0.0,
 ) -> Store:
     """Open the store at `url`, or the one configured for the project around `cwd`.
 
@@ -202,7 +259,7 @@ def open_store(
     location = locate_store(url, Path(cwd) if cwd else None)
     storage = open_storage(location.url)
     repo = Repo.init(storage) if create else Repo.open(storage)
-    return Store(repo, location)
+    return Store(repo, location, lock_wait=lock_wait)
 
 
 def take(path: str | os.PathLike[str], *, store: str | None = None, **kwargs: object) -> TakeResult:

@@ -96,6 +96,13 @@ class ObjectStore:
                 problems.append(exc)
         return problems
 
+    def forget_index(self) -> None:
+        """Drop the in-memory index (after gc rewrote it); the next load reads it afresh."""
+        with self._lock:
+            self.index.clear()
+            self.pack_sizes.clear()
+            self.index_ids.clear()
+
     def _add_index(self, index_id: str, data: bytes) -> None:
         for pack_id, size, entries in decode_index(index_id, data):
             self.add_pack(pack_id, size, entries)

@@ -26,10 +26,13 @@ class PackWriter:
         pack_target: int = PACK_TARGET,
         upload_threads: int = 4,
         index_every: int = 8,
+        dedupe: bool = True,
     ) -> None:
         self.objects = objects
         self.pack_target = pack_target
         self.index_every = index_every
+        self.dedupe = dedupe  # False when repacking: the chunks are in packs about to go
+        self.written: list[tuple[str, int, dict[str, BlobEntry]]] = []
         self._lock = threading.Lock()
         self._builder = PackBuilder()
         self._reserved: set[str] = set()
@@ -45,7 +48,7 @@ class PackWriter:
     def add(self, chunk_id: str, data: bytes | memoryview) -> bool:
         """Store a chunk unless the store (or this writer) already has it. True if new."""
         with self._lock:
-            if chunk_id in self._reserved or self.objects.has(chunk_id):
+            if chunk_id in self._reserved or (self.dedupe and self.objects.has(chunk_id)):
                 return False
             self._reserved.add(chunk_id)
         stored, codec = encode_blob(data)
@@ -80,6 +83,7 @@ class PackWriter:
         with self._lock:
             self.packs_written += 1
             self._unindexed.append((pack_id, len(body), entries))
+            self.written.append((pack_id, len(body), entries))
             batch = self._take_unindexed(self.index_every)
         if batch:
             self.objects.write_index(batch)

@@ -97,6 +97,11 @@ class Repo:
             self.objects.load_index()
             self._index_loaded = True
 
+    def reload_index(self) -> None:
+        self.objects.forget_index()
+        self._index_loaded = False
+        self.load_index()
+
     # -- trees and snapshots ------------------------------------------------------
 
     def save_tree(self, entries: list[FileEntry]) -> str:

@@ -56,10 +56,10 @@ def encode_tree(entries: Iterable[FileEntry]) -> bytes:
 
 def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
     try:
-        # an Arrow buffer, not a Python file object: reading through io.BytesIO with
-        # threads makes the interpreter abort at exit now and then ("terminate called
-        # without an active exception", apache/arrow#50482)
-        table = pq.read_table(pa.BufferReader(data))
+        # An Arrow buffer and no thread pool: pq.read_table(io.BytesIO(...)) made the process
+        # abort at exit now and then ("terminate called without an active exception", the
+        # thread-pool teardown race of apache/arrow#50482); a tree is small enough for one thread.
+        table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
     except (pa.ArrowException, OSError) as exc:
         raise CorruptObject(f"tree {tree_id} is unreadable: {exc}", key=f"trees/{tree_id}") from exc
     cols = table.to_pydict()
