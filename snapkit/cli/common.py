@@ -8,7 +8,7 @@ import click
 def open_store_from(ctx: click.Context, *, create: bool = False):
     from snapkit.api import open_store
 
-    return open_store(ctx.obj.get("store"), create=create)
+    return open_store(ctx.obj.get("store"), create=create, lock_wait=ctx.obj.get("lock_wait", 0.0))
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")

@@ -8,7 +8,7 @@ import traceback
 import click
 
 from snapkit import __version__
-from snapkit.cli import snapshots, tags
+from snapkit.cli import care, snapshots, tags
 from snapkit.errors import EXIT_CODES, SnapError
 
 EPILOG = (
@@ -61,10 +61,17 @@ def _fail(
     metavar="URL",
     help="Store URL: a folder, s3://bucket/prefix, or any fsspec URL.",
 )
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Wait up to SECONDS for a conflicting store lock instead of failing.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(__version__, prog_name="snap")
 @click.pass_context
-def cli(ctx: click.Context, store: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, store: str | None, lock_wait: float, debug: bool) -> None:
     """snapkit: immutable, deduplicated snapshots of data and pipeline steps.
 
     \b
@@ -73,11 +80,12 @@ def cli(ctx: click.Context, store: str | None, debug: bool) -> None:
       snap restore raw-v1 restored/raw
     """
     ctx.ensure_object(dict)
-    ctx.obj.update(store=store, debug=debug)
+    ctx.obj.update(store=store, debug=debug, lock_wait=lock_wait)
 
 
 snapshots.register(cli)
 tags.register(cli)
+care.register(cli)
 
 
 def main() -> None:
