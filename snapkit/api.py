@@ -53,10 +53,12 @@ class Store:
         self.lock_wait = lock_wait  # seconds to wait for a conflicting lock, then Locked
         self.locks = LockManager(repo.storage)
 
-    def _shared(self, command: str) -> AbstractContextManager[LockInfo]:
-        return self.locks.hold("shared", command, self.lock_wait)
+    def _shared(
+        self, command: str, read_only: bool = False
+    ) -> AbstractContextManager[LockInfo | None]:
+        return self.locks.hold("shared", command, self.lock_wait, read_only=read_only)
 
-    def _exclusive(self, command: str) -> AbstractContextManager[LockInfo]:
+    def _exclusive(self, command: str) -> AbstractContextManager[LockInfo | None]:
         return self.locks.hold("exclusive", command, self.lock_wait)
 
     @property
@@ -111,7 +113,7 @@ class Store:
         delete: bool = False,
         progress: Progress | None = None,
     ) -> RestoreOutcome:
-        with self._shared("restore"):
+        with self._shared("restore", read_only=not force):
             plan = self.plan_restore(spec, target, paths=paths, delete=delete)
             if dry_run:
                 return RestoreOutcome(plan, None, None)
@@ -183,7 +185,7 @@ class Store:
 
     def check(self, *, read_data: bool = False) -> CheckReport:
         """Verify the store from refs down to packs; see `snapkit.snapshot.check`."""
-        with self._shared("check"):
+        with self._shared("check", read_only=True):
             return check_store(self.repo, read_data=read_data)
 
     # -- store care ---------------------------------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from snapkit.errors import Locked, NotFound
+from snapkit.errors import AccessDenied, Locked, NotFound
 from snapkit.storage.base import Storage
 
 PREFIX = "locks/"
@@ -97,9 +97,25 @@ class LockManager:
             return LockInfo(lock_id, "exclusive", "?", "?", 0, "?", 0.0, 0.0)
 
     @contextmanager
-    def hold(self, kind: Kind, command: str, wait: float = 0.0) -> Iterator[LockInfo]:
-        """Hold a lock for the duration of the block (see module docstring)."""
-        info = self._acquire(kind, command, wait)
+    def hold(
+        self, kind: Kind, command: str, wait: float = 0.0, *, read_only: bool = False
+    ) -> Iterator[LockInfo | None]:
+        """Hold a lock for the duration of the block (see module docstring).
+
+        `read_only` commands (restore, check) still work on a store they may not write to
+        (read-only credentials, a mounted archive): they then run without a lock, as
+        nothing they do can break the store; they still refuse while gc holds its lock.
+        """
+        try:
+            info = self._acquire(kind, command, wait)
+        except AccessDenied:
+            if not read_only:
+                raise
+            blocker = self._conflict(None)
+            if blocker is not None:
+                raise Locked(f"store is locked: {blocker.describe()}") from None
+            yield None
+            return
         stop = threading.Event()
         refresher = threading.Thread(
             target=self._keep_fresh, args=(info, stop), name="snap-lock-refresh", daemon=True
@@ -141,12 +157,13 @@ class LockManager:
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
 
-    def _conflict(self, mine: LockInfo) -> LockInfo | None:
+    def _conflict(self, mine: LockInfo | None) -> LockInfo | None:
+        """A live lock that excludes `mine` (None: a reader without a lock of its own)."""
         now = time.time()
         for other in self.list():
-            if other.id == mine.id or other.is_stale(now, self.stale_after):
+            if (mine and other.id == mine.id) or other.is_stale(now, self.stale_after):
                 continue
-            if mine.kind == "exclusive" or other.kind == "exclusive":
+            if (mine and mine.kind == "exclusive") or other.kind == "exclusive":
                 return other
         return None
 
@@ -159,7 +176,7 @@ class LockManager:
         while not stop.wait(self.refresh):
             try:
                 self._write(LockInfo(**{**asdict(info), "refreshed": time.time()}))
-            except Exception:  # noqa: BLE001 - a missed refresh only ages the lock
+            except Exception:  # a missed refresh only ages the lock
                 continue
 
     def remove(self, *, stale_only: bool) -> list[LockInfo]:

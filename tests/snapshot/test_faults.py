@@ -1,0 +1,143 @@
+"""Faults: a store that goes away mid-take, a read-only store, corruption found by check."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from snapkit.api import Store
+from snapkit.config import StoreLocation
+from snapkit.errors import AccessDenied, StoreUnavailable
+from snapkit.snapshot.repo import Repo
+from snapkit.storage import ReadOnlyStorage
+from snapkit.storage.local import LocalStorage
+from tests.faults import FaultyStorage
+from tests.helpers import random_bytes, snapshot_of, write
+
+
+def _store_on(storage, tmp_path: Path) -> Store:
+    return Store(Repo.open(storage), StoreLocation(storage.url, "test", tmp_path))
+
+
+def _source(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    for i in range(6):
+        write(src / f"part{i}.bin", random_bytes(12 << 20, seed=i))
+    return src
+
+
+def test_store_lost_mid_take_fails_clearly_and_next_take_resumes(store, tmp_path):
+    src = _source(tmp_path)
+    packs_written = []
+
+    def network_drops_after_two_packs(op: str, key: str) -> None:
+        if op == "put" and key.startswith("data/"):
+            if len(packs_written) >= 2:
+                raise StoreUnavailable(f"cannot reach the store while writing {key}")
+            packs_written.append(key)
+
+    flaky = _store_on(FaultyStorage(store.repo.storage, network_drops_after_two_packs), tmp_path)
+    with pytest.raises(StoreUnavailable, match="cannot reach"):
+        flaky.take(src, tags=["t"])
+    assert store.log() == [] and store.repo.refs.find("t") is None
+    assert store.check().ok
+
+    result = store.take(src, tags=["t"])  # the network is back
+    total = result.snapshot.summary.bytes
+    assert result.snapshot.summary.new_bytes <= total - (32 << 20)  # two packs reused
+    store.restore("t", tmp_path / "out")
+    assert snapshot_of(tmp_path / "out") == snapshot_of(src)
+
+
+def test_read_only_store_restores_and_checks_but_refuses_writes(store, tmp_path):
+    write(tmp_path / "src/a.txt", "a")
+    store.take(tmp_path / "src", tags=["v1"])
+    ro = _store_on(ReadOnlyStorage(LocalStorage(store.repo.storage.root)), tmp_path)
+    ro.restore("v1", tmp_path / "out")
+    assert (tmp_path / "out/a.txt").read_text() == "a"
+    assert ro.check(read_data=True).ok
+    with pytest.raises(AccessDenied, match="read-only"):
+        ro.take(tmp_path / "src")
+    with pytest.raises(AccessDenied):
+        ro.tag("v1", "v2")
+
+
+# -- every kind of corruption is named by check, with the snapshots and files it affects ----
+
+
+@pytest.fixture
+def damaged(store, tmp_path):
+    write(tmp_path / "src/big.bin", random_bytes(3 << 20, seed=1))
+    write(tmp_path / "src/small.txt", "small")
+    sid = store.take(tmp_path / "src", tags=["v1"]).id
+    root = store.repo.storage.root
+    [pack] = [root / k for k in store.repo.storage.list("data/")]
+    return store, sid, root, pack
+
+
+def _problems(store, read_data: bool = False):
+    report = store.check(read_data=read_data)
+    assert not report.ok
+    return report.problems
+
+
+def test_check_missing_pack(damaged):
+    store, sid, _, pack = damaged
+    pack.unlink()
+    [p] = _problems(store)
+    assert p.kind == "missing-pack" and sid in p.snapshots and "big.bin" in p.files
+
+
+def test_check_truncated_pack(damaged):
+    store, sid, _, pack = damaged
+    data = pack.read_bytes()
+    pack.write_bytes(data[: len(data) // 2])
+    [p] = _problems(store)
+    assert p.kind == "truncated-pack" and sid in p.snapshots and "big.bin" in p.files
+
+
+def test_check_flipped_byte_only_with_read_data(damaged):
+    store, sid, _, pack = damaged
+    data = bytearray(pack.read_bytes())
+    data[100] ^= 1
+    os.chmod(pack, 0o644)
+    pack.write_bytes(bytes(data))
+    assert store.check().ok  # structure is intact: only reading the data finds this
+    [p] = _problems(store, read_data=True)
+    assert p.kind == "corrupt-pack" and sid in p.snapshots and p.files == ("big.bin",)
+
+
+def test_check_index_entry_past_pack_end(damaged):
+    store, sid, root, _ = damaged
+    from snapkit.objects.index import decode_index
+    from snapkit.objects.packs import BlobEntry
+
+    [key] = list(store.repo.storage.list("index/"))
+    packs = decode_index("x", (root / key).read_bytes())
+    pack_id, size, entries = packs[0]
+    cid = next(c for c, e in entries.items() if e.raw_length < 100)  # small.txt's chunk
+    e = entries[cid]
+    entries[cid] = BlobEntry(e.pack, size + 10, e.length, e.raw_length, e.codec)
+    (root / key).unlink()
+    store.repo.objects.write_index([(pack_id, size, entries)])
+    fresh = _store_on(LocalStorage(root), Path(root))
+    [p] = _problems(fresh)
+    assert p.kind == "bad-index" and sid in p.snapshots and p.files == ("small.txt",)
+
+
+def test_check_snapshot_whose_tree_is_missing(damaged):
+    store, sid, root, _ = damaged
+    tree = store.show("v1").snapshot.tree
+    (root / "trees" / tree).unlink()
+    fresh = _store_on(LocalStorage(root), Path(root))
+    [p] = _problems(fresh)
+    assert p.kind == "missing-tree" and p.snapshots == (sid,)
+
+
+def test_check_ref_to_missing_snapshot(damaged):
+    store, sid, root, _ = damaged
+    (root / "snapshots" / sid).unlink()
+    [p] = _problems(store)
+    assert p.kind == "missing-snapshot" and "v1" in p.message
