@@ -25,7 +25,9 @@ def _source(root: Path, i: int) -> Path:
     return root
 
 
-def _run_parallel(commands: list[list[str]], env: dict[str, str]) -> list[subprocess.CompletedProcess]:
+def _run_parallel(
+    commands: list[list[str]], env: dict[str, str]
+) -> list[subprocess.CompletedProcess]:
     procs = [
         subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for c in commands
@@ -44,8 +46,10 @@ def test_four_concurrent_takes_all_restore_exactly(backend, tmp_path, request):
     sources = [_source(tmp_path / f"src{i}", i) for i in range(4)]
     env = {**os.environ, "SNAP_CACHE_DIR": str(tmp_path / "cache")}
     results = _run_parallel(
-        [[*SNAP, "--store", url, "--lock-wait", "60", "take", str(s), "--tag", f"t{i}", "--json"]
-         for i, s in enumerate(sources)],
+        [
+            [*SNAP, "--store", url, "--lock-wait", "60", "take", str(s), "--tag", f"t{i}", "--json"]
+            for i, s in enumerate(sources)
+        ],
         env,
     )
     for r in results:
@@ -69,7 +73,9 @@ def test_concurrent_tag_of_one_name_never_loses_silently(tmp_path):
             write(tmp_path / f"s{i}/x", str(i))
             ids.append(store.take(tmp_path / f"s{i}").id)
     env = {**os.environ, "SNAP_CACHE_DIR": str(tmp_path / "cache")}
-    results = _run_parallel([[*SNAP, "--store", url, "tag", sid, "prod/latest"] for sid in ids], env)
+    results = _run_parallel(
+        [[*SNAP, "--store", url, "tag", sid, "prod/latest"] for sid in ids], env
+    )
     winners = [sid for sid, r in zip(ids, results, strict=True) if r.returncode == 0]
     losers = [r for r in results if r.returncode != 0]
     for r in losers:  # a loser knows it lost: a conflict, with its own exit code
