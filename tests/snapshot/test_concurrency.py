@@ -87,3 +87,50 @@ def test_concurrent_tag_of_one_name_never_loses_silently(tmp_path):
     # every process that reported success wrote its value; the last of them is what stays,
     # and no process was told "done" for a value that was overwritten without it knowing
     assert final in winners
+
+
+def test_gc_while_a_take_uploads_leaves_the_take_complete(tmp_path):
+    import time
+
+    url = str(tmp_path / "store")
+    with snapkit.open_store(url, create=True) as store:
+        write(tmp_path / "old/x.bin", random_bytes(4 << 20, seed=7))
+        old = store.take(tmp_path / "old").id
+        store.forget([old])  # garbage for gc to find
+    src = tmp_path / "src"
+    for i in range(10):
+        write(src / f"p{i}.bin", random_bytes(24 << 20, seed=100 + i))
+    env = {**os.environ, "SNAP_CACHE_DIR": str(tmp_path / "cache")}
+    take = subprocess.Popen(
+        [*SNAP, "--store", url, "take", str(src), "--tag", "big", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not (Path(url) / "locks").exists() or not any((Path(url) / "locks").iterdir()):
+        assert take.poll() is None, take.stderr.read() if take.stderr else ""
+        time.sleep(0.01)
+    gc_now = subprocess.run(
+        [*SNAP, "--store", url, "gc", "--yes", "--grace", "0s"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    still_running = take.poll() is None
+    if still_running:  # still uploading: gc must have refused, naming the take
+        assert gc_now.returncode == 10, gc_now.stderr
+        assert "snap take" in gc_now.stderr
+    gc_wait = subprocess.run(
+        [*SNAP, "--store", url, "--lock-wait", "120", "gc", "--yes", "--grace", "0s"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    _, stderr = take.communicate(timeout=240)
+    assert take.returncode == 0, stderr
+    assert gc_wait.returncode == 0, gc_wait.stderr
+    with snapkit.open_store(url) as store:
+        assert store.check(read_data=True).ok
+        store.restore("big", tmp_path / "out")
+    assert snapshot_of(tmp_path / "out") == snapshot_of(src)
