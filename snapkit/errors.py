@@ -102,8 +102,11 @@ EXIT_CODES: dict[str, int] = {
 def from_os_error(exc: OSError, what: str) -> SnapError:
     """Translate an OSError met while doing `what` into the matching snapkit error."""
     import errno
+    import os
 
     detail = f"{what}: {exc.strerror or exc}"
+    if exc.filename is not None:
+        detail += f": {os.fsdecode(exc.filename)}"
     if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
         return DiskFull(detail, hint="free some space and run the command again")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -26,7 +26,10 @@ def short(snapshot_id: str) -> str:
 
 
 class BarProgress:
-    """A rich progress bar on stderr; silent when stderr is not a terminal (piped, CI)."""
+    """A rich progress bar on stderr; silent when stderr is not a terminal (piped, CI).
+
+    Use it as a context manager, so that the bar is gone before an error is printed.
+    """
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
@@ -65,3 +68,11 @@ class BarProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+    def __enter__(self) -> BarProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Stop the bar on failure too: else the error lands on the bar's line and the
+        terminal's cursor stays hidden."""
+        self.finish()

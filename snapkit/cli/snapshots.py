@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
 from snapkit.cli.common import json_option, open_store_from
 from snapkit.cli.output import BarProgress, human_bytes, print_json, short
+
+if TYPE_CHECKING:
+    from snapkit.api import Store
 
 
 def register(cli: click.Group) -> None:
@@ -43,10 +50,8 @@ def take(
     as_json: bool,
 ) -> None:
     """Snapshot a folder (or a single file) into the store."""
-    with open_store_from(ctx, create=True) as store:
-        result = store.take(
-            path, message=message, tags=tags, exclude=exclude, progress=BarProgress()
-        )
+    with open_store_from(ctx, create=True) as store, BarProgress() as progress:
+        result = store.take(path, message=message, tags=tags, exclude=exclude, progress=progress)
     snap, s = result.snapshot, result.snapshot.summary
     if as_json:
         print_json({"id": result.id, "reused_files": result.reused_files, **snap.to_json()})
@@ -99,7 +104,7 @@ def restore(
     and files are renamed into place only when all of them are ready. Local changes that
     are in no snapshot make restore refuse, unless --force (which snapshots them first).
     """
-    with open_store_from(ctx) as store:
+    with open_store_from(ctx) as store, BarProgress() as progress:
         outcome = store.restore(
             snapshot,
             target,
@@ -107,7 +112,7 @@ def restore(
             dry_run=dry_run,
             force=force,
             delete=delete,
-            progress=BarProgress(),
+            progress=progress,
         )
     plan = outcome.plan
     if as_json:
@@ -119,7 +124,7 @@ def restore(
         click.echo(
             f"safety snapshot {short(outcome.safety_snapshot)} holds the local changes; to go back:"
         )
-        click.echo(f"  snap restore {outcome.safety_snapshot[:12]} {plan.target}")
+        click.echo(f"  {_go_back_command(store, outcome.safety_snapshot, plan.target)}")
     verb = "would write" if dry_run else "wrote"
     click.echo(
         f"{verb} {len(plan.write)} files ({human_bytes(plan.bytes_to_write)}) to {plan.target}; "
@@ -132,6 +137,15 @@ def restore(
             click.echo(f"  delete {p}")
         for c in plan.unsaved:
             click.echo(f"  local change not in any snapshot: {c.path} ({c.reason})")
+
+
+def _go_back_command(store: Store, snapshot_id: str, target: Path) -> str:
+    """A command to paste into a shell; it names the store unless it is the project's .snap."""
+    parts = ["snap"]
+    if store.location.origin != "default":
+        parts += ["--store", store.url]
+    parts += ["restore", short(snapshot_id), str(target)]
+    return shlex.join(parts)
 
 
 @click.command()

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from snapkit.errors import CorruptObject, Refused, SnapError, from_os_error
+from snapkit.errors import CorruptObject, NotFound, Refused, SnapError, from_os_error
 from snapkit.objects.chunker import Chunker, file_hash
 from snapkit.progress import NoProgress, Progress
 from snapkit.snapshot.ignore import Ignore
@@ -127,6 +127,11 @@ def plan_restore(
     delete_extra: bool = False,
 ) -> Plan:
     entries = select(repo.load_tree(snap.tree), paths)
+    if paths and not entries:
+        raise NotFound(
+            f"no path in snapshot {snap_id[:12]} matches {', '.join(paths)}",
+            hint=f"`snap ls {snap_id[:12]}` lists its files",
+        )
     check_paths(entries)
     rename: dict[str, str] = {}
     if snap.root_kind == "file" and entries:
@@ -169,8 +174,12 @@ def plan_restore(
 
 
 def _check_target_root(target: Path) -> None:
-    if target.exists() and not target.is_dir():
-        raise Refused(f"restore target {target} exists and is not a folder")
+    """The target, and whatever part of its path exists, must be folders."""
+    for folder in (target, *target.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise Refused(f"cannot restore into {target}: {folder} is not a folder")
+            return
 
 
 def _compare(dest: Path, e: FileEntry, chunker: Chunker) -> tuple[str, str | None]:
@@ -283,6 +292,7 @@ def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> Rest
         progress.finish()
         staged += [_stage_symlink(plan, e) for e in plan.write if e.kind == "symlink"]
     except BaseException as exc:
+        progress.finish()
         _rollback(staged, undo)
         if isinstance(exc, OSError):
             raise from_os_error(exc, "restore failed, target left as it was") from exc

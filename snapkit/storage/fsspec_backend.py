@@ -11,6 +11,7 @@ fsspec's instance and listing caches are turned off: a stale listing would hide 
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,14 @@ from contextlib import contextmanager
 import fsspec
 from fsspec.core import url_to_fs
 
-from snapkit.errors import AccessDenied, Conflict, NotFound, from_os_error
+from snapkit.errors import (
+    AccessDenied,
+    Conflict,
+    NotFound,
+    StoreUnavailable,
+    UsageError,
+    from_os_error,
+)
 from snapkit.storage.base import ObjectInfo, Storage, TransientError
 from snapkit.storage.keys import check_key, check_prefix
 from snapkit.storage.local import content_etag
@@ -34,7 +42,17 @@ class FsspecStorage(Storage):
     """Objects are files under the URL's path on an fsspec filesystem."""
 
     def __init__(self, url: str) -> None:
-        fs, root = url_to_fs(url, skip_instance_cache=True, use_listings_cache=False)
+        try:
+            fs, root = url_to_fs(url, skip_instance_cache=True, use_listings_cache=False)
+        except ValueError as exc:  # fsspec: "Protocol not known"
+            raise UsageError(
+                f"unknown kind of store URL {url!r}: {exc}",
+                hint="use a folder, s3://bucket/prefix, or a URL fsspec knows (memory://, gcs://…)",
+            ) from exc
+        except ImportError as exc:  # e.g. gcs:// without gcsfs installed
+            raise UsageError(f"store URL {url!r} needs a package that is missing: {exc}") from exc
+        except OSError as exc:  # filesystems that connect when created (ftp, sftp)
+            raise StoreUnavailable(f"cannot reach {url}: {exc.strerror or exc}") from exc
         self.fs: fsspec.AbstractFileSystem = fs
         self.root = root.rstrip("/")
         self.url = url
@@ -160,5 +178,7 @@ class FsspecStorage(Storage):
             raise AccessDenied(f"cannot {verb} {key} in {self.url}: {exc}") from exc
         except (ConnectionError, TimeoutError) as exc:
             raise TransientError(f"cannot {verb} {key} in {self.url}: {exc}") from exc
+        except socket.gaierror as exc:
+            raise StoreUnavailable(f"cannot reach {self.url}: {exc.strerror or exc}") from exc
         except OSError as exc:
             raise from_os_error(exc, f"cannot {verb} {key} in {self.url}") from exc

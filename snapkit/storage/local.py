@@ -24,7 +24,7 @@ from pathlib import Path
 
 import blake3
 
-from snapkit.errors import Conflict, NotFound, SnapError, from_os_error
+from snapkit.errors import Conflict, NotFound, SnapError, StoreUnavailable, from_os_error
 from snapkit.storage.base import ObjectInfo, Storage
 from snapkit.storage.keys import check_key, check_prefix
 
@@ -131,6 +131,10 @@ class LocalStorage(Storage):
                 raise from_os_error(exc, f"cannot delete {key} in {self.url}") from exc
 
     def create(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreUnavailable(
+                f"{self.root} is a file, not a store folder", hint="choose another --store path"
+            )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
