@@ -9,16 +9,19 @@ store.restore("raw-v1", "restored/raw")
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from snapkit.config import StoreLocation, locate_store
 from snapkit.errors import NotFound, Refused, UsageError
 from snapkit.progress import Progress
 from snapkit.snapshot.check import CheckReport
 from snapkit.snapshot.check import check as check_store
+from snapkit.snapshot.diff import TreeDiff, compare_rows, diff_trees
 from snapkit.snapshot.forget import ForgetPlan, apply_forget, plan_forget
 from snapkit.snapshot.gc import GcPlan, GcResult, apply_gc, plan_gc
 from snapkit.snapshot.locks import LockInfo, LockManager
@@ -26,6 +29,10 @@ from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.restore import Plan, RestoreResult, apply_plan, plan_restore
 from snapkit.snapshot.take import TakeOptions, TakeResult
+
+if TYPE_CHECKING:
+    from snapkit.pipeline.records import RunRecord, StepRecord
+    from snapkit.pipeline.replay import RerunResult
 from snapkit.snapshot.take import take as take_snapshot
 from snapkit.storage import open_storage
 
@@ -88,6 +95,40 @@ class Store:
         with self._shared("take"):
             return take_snapshot(self.repo, source, options, progress)
 
+    def take_paths(
+        self,
+        root: str | os.PathLike[str],
+        paths: tuple[str, ...],
+        *,
+        label: str,
+        message: str = "",
+        labels: dict[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> TakeResult:
+        """Snapshot only `paths` (relative to the folder `root`): a pipeline step's deps or
+        outs. Paths that do not exist are left out (a failed step may not have made them)."""
+        options = TakeOptions(
+            message=message,
+            source_label=label,
+            labels=tuple(sorted((labels or {}).items())),
+            include=tuple(paths),
+        )
+        with self._shared("take"):
+            return take_snapshot(self.repo, Path(os.path.abspath(root)), options, progress)
+
+    def restore_into(
+        self, spec: str, target: str | os.PathLike[str], *, replace_paths: tuple[str, ...]
+    ) -> RestoreOutcome:
+        """Make `replace_paths` under `target` exactly what snapshot `spec` holds there.
+
+        Files in those paths that the snapshot lacks are removed; anything that was in no
+        snapshot is first kept in a safety snapshot (the step cache uses this)."""
+        return self.restore(spec, target, paths=replace_paths, delete=True, force=True)
+
+    def label_of(self, path: str | os.PathLike[str]) -> str:
+        """How a path is recorded: relative to the project root when inside it."""
+        return self._label(Path(os.path.abspath(path)))
+
     def plan_restore(
         self,
         spec: str,
@@ -149,12 +190,16 @@ class Store:
 
     # -- inspection and tags ------------------------------------------------------
 
-    def log(self) -> list[SnapshotInfo]:
-        """Every snapshot, newest first, with the tags pointing at it."""
+    def log(self, *, steps: bool = False) -> list[SnapshotInfo]:
+        """Every snapshot, newest first, with the tags pointing at it.
+
+        Snapshots a pipeline run made of its steps are left out unless `steps=True`
+        (`snap runs` and `snap run show` are where they are listed)."""
         tags = self.repo.tags_by_snapshot()
         return [
             SnapshotInfo(sid, snap, tuple(sorted(tags.get(sid, ()))))
             for sid, snap in reversed(self.repo.snapshots())
+            if steps or "run" not in snap.labels
         ]
 
     def show(self, spec: str) -> SnapshotInfo:
@@ -187,6 +232,108 @@ class Store:
         """Verify the store from refs down to packs; see `snapkit.snapshot.check`."""
         with self._shared("check", read_only=True):
             return check_store(self.repo, read_data=read_data)
+
+    # -- pipelines ----------------------------------------------------------------
+
+    def run(
+        self,
+        pipeline: str | os.PathLike[str],
+        *,
+        config: str | None = None,
+        from_step: str | None = None,
+        to_step: str | None = None,
+        force: bool = False,
+        output: Callable[[str], None] | None = None,
+    ) -> RunRecord:
+        """Run a pipeline (folder with pipeline.yaml, or a dvc.yaml), snapshotting every
+        step before and after; unchanged steps are restored from the step cache.
+        Raises StepFailed (after recording the run) when a step fails."""
+        from snapkit.pipeline.runner import Runner, RunOptions
+        from snapkit.pipeline.spec import load_pipeline
+
+        spec = load_pipeline(Path(pipeline), config)
+        options = RunOptions(from_step=from_step, to_step=to_step, force=force)
+        return Runner(self, spec, output).run(options)
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first."""
+        from snapkit.pipeline.records import RunStore
+
+        return RunStore(self.repo.storage).all()
+
+    def run_record(self, spec: str) -> RunRecord:
+        """A run by id, unique id prefix, 'latest' or 'latest/<pipeline>'."""
+        from snapkit.pipeline.records import RunStore
+
+        return RunStore(self.repo.storage).resolve(spec)
+
+    def step(self, ref: str) -> tuple[RunRecord, StepRecord]:
+        """'RUN:STEP' → the run record and that step's record."""
+        from snapkit.pipeline.records import RunStore
+        from snapkit.pipeline.replay import resolve_step
+
+        return resolve_step(RunStore(self.repo.storage), ref)
+
+    def restore_step(
+        self,
+        ref: str,
+        target: str | os.PathLike[str] | None = None,
+        *,
+        outputs: bool = False,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> RestoreOutcome:
+        """Put back what step RUN:STEP saw (its inputs) or made (`outputs=True`), into a new
+        folder by default (`restored/<run>-<step>-inputs`)."""
+        from snapkit.pipeline.replay import step_snapshot
+
+        run, step = self.step(ref)
+        which = "outputs" if outputs else "inputs"
+        snap = step_snapshot(step, which, run.id)
+        dest = Path(target) if target else Path("restored") / f"{run.id}-{step.name}-{which}"
+        return self.restore(snap, dest, force=force, progress=progress)
+
+    def rerun(
+        self,
+        ref: str,
+        *,
+        workdir: str | os.PathLike[str] | None = None,
+        output: Callable[[str], None] | None = None,
+    ) -> RerunResult:
+        """Run step RUN:STEP again from its recorded inputs in an isolated folder and compare
+        its outputs with the recorded ones (reproduced, or what differs)."""
+        import tempfile
+
+        from snapkit.pipeline.replay import (
+            RerunResult,
+            compare_outputs,
+            now_differs,
+            run_command,
+            step_snapshot,
+        )
+
+        run, step = self.step(ref)
+        folder = (
+            Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"snap-rerun-{step.name}-"))
+        )
+        self.restore(step_snapshot(step, "inputs", run.id), folder)
+        code = run_command(step, folder, output or (lambda _line: None))
+        recorded = self.repo.load_tree(
+            self.repo.load_snapshot(step_snapshot(step, "outputs", run.id)).tree
+        )
+        self.repo.load_index()
+        diffs = compare_outputs(self.repo, recorded, folder, step.outs)
+        workspace = self.location.project_root / Path(run.spec).parent
+        notes = now_differs(run, step, workspace, self.repo)
+        return RerunResult(
+            run.id, step.name, folder, code, code == 0 and not diffs, tuple(diffs), tuple(notes)
+        )
+
+    def step_log(self, ref: str) -> str:
+        run, step = self.step(ref)
+        if step.log is None:
+            raise NotFound(f"step {step.name} of run {run.id} has no log ({step.status})")
+        return self.repo.objects.get_object("logs", step.log).decode("utf-8", errors="replace")
 
     # -- store care ---------------------------------------------------------------
 
@@ -232,6 +379,81 @@ class Store:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    # -- reading stored files, comparing snapshots --------------------------------------
+
+    def open(self, spec: str, path: str | None = None) -> BinaryIO:
+        """A file of snapshot `spec` as a read-only, seekable binary file object.
+
+        It is read lazily from the store, chunk by chunk, each chunk verified, with at most
+        two chunks in memory, so pyarrow can stream a table bigger than memory from it.
+        For the snapshot of a single file, `path` may be left out. No lock is held while
+        the file is open: a concurrent `gc` may remove the data of a forgotten snapshot.
+        """
+        import io
+
+        from snapkit.objects.reader import ChunkedFile
+
+        snap = self.repo.load_snapshot(self.repo.resolve(spec))
+        entries = self.repo.load_tree(snap.tree)
+        entry = self._file_entry(entries, path, spec, single=snap.root_kind == "file")
+        self.repo.load_index()
+        return io.BufferedReader(
+            ChunkedFile(self.repo.objects, entry.chunks, entry.size, name=entry.path)
+        )
+
+    def diff(self, a: str, b: str, *, rows: bool = False, batch_rows: int = 65_536) -> TreeDiff:
+        """What changed from snapshot `a` to snapshot `b` (tags, ids or id prefixes).
+
+        Files are compared by hash and tables by the facts recorded at take time. With
+        `rows=True`, both versions of each modified Parquet/CSV table are streamed from the
+        store in batches of `batch_rows` and their rows compared (see `snapshot.diff`).
+        Two single-file snapshots are compared as one file even if its name changed.
+        """
+        old_id, new_id = self.repo.resolve(a), self.repo.resolve(b)
+        old_snap, new_snap = self.repo.load_snapshot(old_id), self.repo.load_snapshot(new_id)
+        old, new = self.repo.load_tree(old_snap.tree), self.repo.load_tree(new_snap.tree)
+        if old_snap.root_kind == new_snap.root_kind == "file" and len(old) == len(new) == 1:
+            old = [replace(old[0], path=new[0].path)]
+        result = replace(diff_trees(old, new), old_snapshot=old_id, new_snapshot=new_id)
+        if not rows:
+            return result
+        from snapkit.objects.reader import ChunkedFile
+
+        with self._shared("diff", read_only=True):
+            self.repo.load_index()
+            return compare_rows(
+                result,
+                lambda e: ChunkedFile(self.repo.objects, e.chunks, e.size, name=e.path),
+                batch_rows=batch_rows,
+            )
+
+    def _file_entry(
+        self, entries: list[FileEntry], path: str | None, spec: str, *, single: bool
+    ) -> FileEntry:
+        """The file at `path` (symlinks inside the snapshot followed), or the only file."""
+        files = [e for e in entries if e.kind == "file"]
+        if path is None:
+            if single and len(files) == 1:
+                return files[0]
+            raise UsageError(
+                f"snapshot {spec} holds a folder: name the file to open",
+                hint=f"`snap ls {spec}` lists its files",
+            )
+        by_path = {e.path: e for e in entries}
+        wanted = path.strip("/")
+        entry = by_path.get(wanted)
+        for _ in range(40):  # symlink hops, as the kernel's ELOOP limit
+            if entry is None or entry.kind != "symlink":
+                break
+            entry = by_path.get(_link_path(entry))
+        if entry is None or entry.kind == "symlink":
+            raise NotFound(
+                f"no file {path!r} in snapshot {spec}", hint=f"`snap ls {spec}` lists its files"
+            )
+        if entry.kind != "file":
+            raise UsageError(f"{path!r} in snapshot {spec} is a folder, not a file")
+        return entry
 
 
 def _unsaved_message(plan: Plan) -> str:
@@ -280,3 +502,13 @@ def restore(
     """Restore a snapshot (tag, id or id prefix). See `Store.restore`."""
     with open_store(store) as s:
         return s.restore(spec, target, **kwargs)  # type: ignore[arg-type]
+
+
+def _link_path(link: FileEntry) -> str:
+    """Where a symlink of a tree points, as a tree path ('' when it leaves the tree)."""
+    import posixpath
+
+    if link.link_target.startswith("/"):
+        return ""
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(link.path), link.link_target))
+    return "" if target.startswith("../") or target == ".." else target

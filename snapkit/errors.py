@@ -84,6 +84,24 @@ class Locked(SnapError):
     exit_code = 10
 
 
+class InvalidPipeline(UsageError):
+    """A pipeline spec that cannot run (cycle, unknown dep, missing cmd…): nothing ran."""
+
+    exit_code = 11
+
+
+class StepFailed(SnapError):
+    """A pipeline step exited non-zero (its partial outputs and log were snapshotted)."""
+
+    exit_code = 12
+
+
+class NotReproduced(SnapError):
+    """`snap rerun` made outputs that differ from the recorded ones."""
+
+    exit_code = 13
+
+
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "error": SnapError.exit_code,
@@ -96,6 +114,9 @@ EXIT_CODES: dict[str, int] = {
     "refused": Refused.exit_code,
     "disk-full": DiskFull.exit_code,
     "locked": Locked.exit_code,
+    "invalid-pipeline": InvalidPipeline.exit_code,
+    "step-failed": StepFailed.exit_code,
+    "not-reproduced": NotReproduced.exit_code,
 }
 
 

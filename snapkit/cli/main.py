@@ -8,7 +8,7 @@ import traceback
 import click
 
 from snapkit import __version__
-from snapkit.cli import care, snapshots, tags
+from snapkit.cli import care, diff, snapshots, tags
 from snapkit.errors import EXIT_CODES, SnapError
 
 EPILOG = (
@@ -86,6 +86,7 @@ def cli(ctx: click.Context, store: str | None, lock_wait: float, debug: bool) ->
 snapshots.register(cli)
 tags.register(cli)
 care.register(cli)
+diff.register(cli)
 
 
 def main() -> None:

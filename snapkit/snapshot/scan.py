@@ -23,8 +23,13 @@ class ScanItem:
     link_target: str = ""
 
 
-def scan(source: Path, ignore: Ignore) -> list[ScanItem]:
-    """Every file, folder and symlink under `source` (symlinks are recorded, not followed)."""
+def scan(source: Path, ignore: Ignore, include: tuple[str, ...] = ()) -> list[ScanItem]:
+    """Every file, folder and symlink under `source` (symlinks are recorded, not followed).
+
+    With `include` (paths relative to the folder `source`), only those paths and what is
+    under them are scanned, with their parent folders; paths that do not exist are skipped
+    (a failed pipeline step may not have written all its outputs).
+    """
     try:
         root_stat = os.lstat(source)
     except FileNotFoundError:
@@ -33,7 +38,33 @@ def scan(source: Path, ignore: Ignore) -> list[ScanItem]:
         raise from_os_error(exc, f"cannot read {source}") from exc
     if not st.S_ISDIR(root_stat.st_mode):
         return [_item(source.name, str(source), root_stat)]
-    return list(_walk(str(source), "", ignore))
+    if not include:
+        return list(_walk(str(source), "", ignore))
+    found: dict[str, ScanItem] = {}
+    for rel in sorted({p.strip("/") for p in include}):
+        for item in _scan_one(source, rel, ignore):
+            found.setdefault(item.relpath, item)
+    return [found[k] for k in sorted(found)]
+
+
+def _scan_one(source: Path, rel: str, ignore: Ignore) -> Iterator[ScanItem]:
+    parts = rel.split("/")
+    for i in range(1, len(parts)):  # the folders above the included path
+        parent = "/".join(parts[:i])
+        try:
+            yield ScanItem(parent, str(source / parent), "dir", os.lstat(source / parent))
+        except FileNotFoundError:
+            return
+    path = source / rel
+    try:
+        s = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if st.S_ISDIR(s.st_mode):
+        yield ScanItem(rel, str(path), "dir", s)
+        yield from _walk(str(path), rel, ignore)
+    else:
+        yield _item(rel, str(path), s)
 
 
 def _walk(abs_dir: str, rel_dir: str, ignore: Ignore) -> Iterator[ScanItem]:

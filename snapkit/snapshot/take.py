@@ -43,6 +43,7 @@ class TakeOptions:
     excludes: tuple[str, ...] = ()
     source_label: str | None = None  # how the source is recorded (default: its path)
     labels: tuple[tuple[str, str], ...] = ()
+    include: tuple[str, ...] = ()  # only these paths under the source folder (step deps/outs)
     threads: int = 0  # 0: chosen from the CPU count
 
 
@@ -57,7 +58,7 @@ def take(
     source = Path(os.path.abspath(source))
     if source.is_symlink():  # `snap take data/raw` where data/raw links to the dataset
         source = Path(os.path.realpath(source))
-    items = scan(source, Ignore.for_root(source, options.excludes))
+    items = scan(source, Ignore.for_root(source, options.excludes), options.include)
     repo.load_index()
     repo.objects.recover_unindexed_packs()
 

@@ -26,6 +26,7 @@ PURPOSE = {
     "forget": "Drop snapshot records",
     "gc": "Delete packs and trees that no snapshot reaches",
     "unlock": "Remove store locks",
+    "diff": "Show what changed from snapshot OLD",
 }
 HEAVY = ("pyarrow", "boto3", "botocore", "fsspec", "rich", "pandas", "numpy")
 
