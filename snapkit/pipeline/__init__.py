@@ -1,0 +1,1 @@
+"""Pipelines: step specs, fingerprints, the runner, run records, restore and rerun."""
