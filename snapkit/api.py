@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from snapkit.config import StoreLocation, locate_store
 from snapkit.errors import NotFound, Refused, UsageError
@@ -31,6 +31,7 @@ from snapkit.snapshot.restore import Plan, RestoreResult, apply_plan, plan_resto
 from snapkit.snapshot.take import TakeOptions, TakeResult
 
 if TYPE_CHECKING:
+    from snapkit.pipeline.lineage import Lineage
     from snapkit.pipeline.records import RunRecord, StepRecord
     from snapkit.pipeline.replay import RerunResult
 from snapkit.snapshot.take import take as take_snapshot
@@ -280,18 +281,17 @@ class Store:
         target: str | os.PathLike[str] | None = None,
         *,
         outputs: bool = False,
-        force: bool = False,
-        progress: Progress | None = None,
+        **restore_options: Any,
     ) -> RestoreOutcome:
         """Put back what step RUN:STEP saw (its inputs) or made (`outputs=True`), into a new
-        folder by default (`restored/<run>-<step>-inputs`)."""
+        folder by default (`restored/<run>-<step>-inputs`). Options as for `restore`."""
         from snapkit.pipeline.replay import step_snapshot
 
         run, step = self.step(ref)
         which = "outputs" if outputs else "inputs"
         snap = step_snapshot(step, which, run.id)
         dest = Path(target) if target else Path("restored") / f"{run.id}-{step.name}-{which}"
-        return self.restore(snap, dest, force=force, progress=progress)
+        return self.restore(snap, dest, **restore_options)
 
     def rerun(
         self,
@@ -329,8 +329,28 @@ class Store:
             run.id, step.name, folder, code, code == 0 and not diffs, tuple(diffs), tuple(notes)
         )
 
+    def lineage(self, target: str) -> Lineage:
+        """Upstream and downstream of a step (RUN:STEP) or of a snapshot a step made/used."""
+        from snapkit.pipeline.lineage import Lineage, find_step_of_snapshot, step_lineage
+        from snapkit.pipeline.replay import parse_step_ref
+
+        all_runs = self.runs()
+        if parse_step_ref(target) is not None:
+            run, step = self.step(target)
+        else:
+            sid = self.repo.resolve(target)
+            found = find_step_of_snapshot(all_runs, sid)
+            if found is None:
+                return Lineage(f"snapshot {sid[:12]}", (), ())
+            run, step = found
+        self.repo.load_index()
+        return step_lineage(self.repo, all_runs, run, step)
+
     def step_log(self, ref: str) -> str:
+        """The stored output of step RUN:STEP (of the run it was cached from, if it was)."""
         run, step = self.step(ref)
+        if step.log is None and step.cache_hit and step.cached_from:
+            return self.step_log(f"{step.cached_from}:{step.name}")
         if step.log is None:
             raise NotFound(f"step {step.name} of run {run.id} has no log ({step.status})")
         return self.repo.objects.get_object("logs", step.log).decode("utf-8", errors="replace")

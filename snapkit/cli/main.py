@@ -8,7 +8,7 @@ import traceback
 import click
 
 from snapkit import __version__
-from snapkit.cli import care, diff, snapshots, tags
+from snapkit.cli import care, diff, pipelines, snapshots, tags
 from snapkit.errors import EXIT_CODES, SnapError
 
 EPILOG = (
@@ -87,6 +87,7 @@ snapshots.register(cli)
 tags.register(cli)
 care.register(cli)
 diff.register(cli)
+pipelines.register(cli)
 
 
 def main() -> None:

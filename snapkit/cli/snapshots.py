@@ -86,6 +86,12 @@ def take(
 @click.option(
     "--delete", is_flag=True, help="Also remove files in TARGET that are not in the snapshot."
 )
+@click.option(
+    "--inputs/--outputs",
+    "inputs",
+    default=True,
+    help="For RUN:STEP: what the step saw (default) or what it made.",
+)
 @json_option
 @click.pass_context
 def restore(
@@ -96,24 +102,26 @@ def restore(
     dry_run: bool,
     force: bool,
     delete: bool,
+    inputs: bool,
     as_json: bool,
 ) -> None:
     """Bring back SNAPSHOT (tag, id or id prefix) into TARGET (default: where it was taken).
+
+    SNAPSHOT may also be RUN:STEP (e.g. latest:train): the step's inputs, or with
+    --outputs its outputs, exactly as they were, into a new folder by default.
 
     Only files that differ are written; each chunk is verified before anything is written,
     and files are renamed into place only when all of them are ready. Local changes that
     are in no snapshot make restore refuse, unless --force (which snapshots them first).
     """
+    options = {"paths": paths, "dry_run": dry_run, "force": force, "delete": delete}
     with open_store_from(ctx) as store, BarProgress() as progress:
-        outcome = store.restore(
-            snapshot,
-            target,
-            paths=paths,
-            dry_run=dry_run,
-            force=force,
-            delete=delete,
-            progress=progress,
-        )
+        if ":" in snapshot:  # tags and snapshot ids never contain ':'
+            outcome = store.restore_step(
+                snapshot, target, outputs=not inputs, progress=progress, **options
+            )
+        else:
+            outcome = store.restore(snapshot, target, progress=progress, **options)
     plan = outcome.plan
     if as_json:
         print_json(
