@@ -368,10 +368,20 @@ class Store:
         if bool(specs) == (keep_last is not None):
             raise UsageError("name snapshots to forget, or give --keep-last N (not both)")
         with self._exclusive("forget"):
-            plan = plan_forget(self.repo, list(specs), keep_last)
+            plan = plan_forget(self.repo, list(specs), keep_last, self._kept_by_runs())
             if not dry_run:
                 apply_forget(self.repo, plan)
             return plan
+
+    def _kept_by_runs(self) -> dict[str, list[str]]:
+        """Snapshots that pipeline run records point to: forget must keep them."""
+        kept: dict[str, list[str]] = {}
+        for run in self.runs():
+            for step in run.steps:
+                for sid in (step.inputs, step.outputs, step.previous_outputs):
+                    if sid:
+                        kept.setdefault(sid, []).append(f"run {run.id}:{step.name}")
+        return kept
 
     def gc(
         self,

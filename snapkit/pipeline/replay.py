@@ -8,7 +8,6 @@ the record in the environment (interpreter, packages, declared variables) and th
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from snapkit.pipeline.fingerprint import (
     python_version,
 )
 from snapkit.pipeline.records import RunRecord, RunStore, StepRecord
+from snapkit.pipeline.runner import step_environment
 from snapkit.pipeline.spec import EnvVar, Step
 from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry
@@ -238,7 +238,7 @@ def run_command(step: StepRecord, workdir: Path, output: Output) -> int:
     import json
 
     env = {
-        **os.environ,
+        **step_environment(),
         "SNAP_STEP": step.name,
         "SNAP_PARAMS": json.dumps(recorded.params, sort_keys=True),
     }

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -292,7 +293,7 @@ class Runner:
         """Run the command in the pipeline folder; stream and store its output (masked)."""
         secrets_ = [os.environ[v.name] for v in step.env if v.secret and os.environ.get(v.name)]
         env = {
-            **os.environ,
+            **step_environment(),
             "SNAP_RUN_ID": run_id,
             "SNAP_STEP": step.name,
             "SNAP_PARAMS": json.dumps(step.params, sort_keys=True),
@@ -318,6 +319,15 @@ class Runner:
         code = proc.wait()
         log = "\n".join(lines) + ("\n" if lines else "")
         return code, self.store.repo.objects.put_object("logs", log.encode())
+
+
+def step_environment() -> dict[str, str]:
+    """The environment steps run in: ours, with this interpreter's folder first on PATH, so
+    `python` in a step is the interpreter recorded in its fingerprint (and sees the same
+    packages)."""
+    bin_dir = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir}
 
 
 def _mask(line: str, secret_values: list[str]) -> str:

@@ -188,6 +188,10 @@ def order_steps(steps: list[Step], root: Path) -> list[Step]:
             writers[o] = s.name
     for s in steps:
         for d in s.deps:
+            if _overlaps((d,), s.outs):
+                raise InvalidPipeline(
+                    f"step {s.name!r} reads {d!r}, which it writes itself (fields `deps`/`outs`)"
+                )
             made = any(_overlaps((d,), (o,)) for o in writers)
             if not made and not (root / d).exists():
                 raise InvalidPipeline(

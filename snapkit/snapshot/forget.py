@@ -16,21 +16,30 @@ class ForgetPlan:
     protected: dict[str, tuple[str, ...]]  # snapshot → tags that keep it alive
 
 
-def plan_forget(repo: Repo, specs: list[str], keep_last: int | None) -> ForgetPlan:
+def plan_forget(
+    repo: Repo,
+    specs: list[str],
+    keep_last: int | None,
+    kept_by: dict[str, list[str]] | None = None,
+) -> ForgetPlan:
     """Snapshots named by `specs`, or all but the newest `keep_last` of each source.
 
-    A snapshot a tag points to is never forgotten: naming one explicitly is refused (delete
-    the tag first); with --keep-last it is kept and not counted.
+    A snapshot a tag points to — or that `kept_by` names (snapshot → what keeps it, e.g.
+    the pipeline runs that recorded it) — is never forgotten: naming one explicitly is
+    refused; with --keep-last it is kept and not counted.
     """
     tags = repo.tags_by_snapshot()
+    for sid, keepers in (kept_by or {}).items():
+        tags.setdefault(sid, []).extend(keepers)
     if specs:
         ids = list(dict.fromkeys(repo.resolve(s) for s in specs))
         tagged = {i: tuple(tags[i]) for i in ids if i in tags}
         if tagged:
-            names = "; ".join(f"{i[:12]} is tagged {', '.join(t)}" for i, t in tagged.items())
+            names = "; ".join(f"{i[:12]} is kept by {', '.join(t)}" for i, t in tagged.items())
             raise Refused(
                 f"not forgetting tagged snapshots: {names}",
-                hint="delete the tags first (`snap tag --delete NAME`)",
+                hint="delete the tags first (`snap tag --delete NAME`); run records keep "
+                "the snapshots of their steps",
             )
         return ForgetPlan(tuple(ids), (), {})
     assert keep_last is not None

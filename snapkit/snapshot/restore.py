@@ -155,9 +155,7 @@ def plan_restore(
         else:
             (mkdir if e.kind == "dir" else write).append(e)
             changes.append((rename.get(e.path, e.path), state, local_hash))
-    delete = (
-        _extras(target, entries, paths) if delete_extra and snap.root_kind == "dir" else []
-    )
+    delete = _extras(target, entries, paths) if delete_extra and snap.root_kind == "dir" else []
     changes += [(p, "extra", _hash_path(target / p, chunker)) for p in delete]
     saved = _saved_hashes(repo, [h for _, _, h in changes if h]) if changes else set()
     return Plan(
