@@ -244,6 +244,7 @@ class Store:
         from_step: str | None = None,
         to_step: str | None = None,
         force: bool = False,
+        params: dict[str, Any] | None = None,
         output: Callable[[str], None] | None = None,
     ) -> RunRecord:
         """Run a pipeline (folder with pipeline.yaml, or a dvc.yaml), snapshotting every
@@ -252,7 +253,7 @@ class Store:
         from snapkit.pipeline.runner import Runner, RunOptions
         from snapkit.pipeline.spec import load_pipeline
 
-        spec = load_pipeline(Path(pipeline), config)
+        spec = load_pipeline(Path(pipeline), config, params)
         options = RunOptions(from_step=from_step, to_step=to_step, force=force)
         return Runner(self, spec, output).run(options)
 

@@ -47,6 +47,14 @@ def run() -> None:
 )
 @click.option("--to", "to_step", metavar="STEP", help="Stop after STEP.")
 @click.option("-f", "--force", is_flag=True, help="Run every selected step, even if cached.")
+@click.option(
+    "-S",
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a param (dotted key, YAML value), after --config. Repeatable.",
+)
 @json_option
 @click.pass_context
 def start(
@@ -56,10 +64,13 @@ def start(
     from_step: str | None,
     to_step: str | None,
     force: bool,
+    sets: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Run PIPELINE."""
     from snapkit.errors import StepFailed
+
+    params = _parse_sets(sets)
 
     def show(line: str) -> None:
         click.echo(line, err=as_json)
@@ -72,6 +83,7 @@ def start(
                 from_step=from_step,
                 to_step=to_step,
                 force=force,
+                params=params,
                 output=show,
             )
         except StepFailed:
@@ -79,6 +91,18 @@ def start(
             _summary(record, as_json)
             raise
     _summary(record, as_json)
+
+
+def _parse_sets(sets: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 def _summary(record: Any, as_json: bool) -> None:

@@ -94,11 +94,15 @@ def find_spec(path: Path) -> Path:
     )
 
 
-def load_pipeline(path: Path, config: str | None = None) -> Pipeline:
+def load_pipeline(
+    path: Path, config: str | None = None, overrides: dict[str, Any] | None = None
+) -> Pipeline:
     spec_path = find_spec(Path(path)).resolve()
     if spec_path.name == "dvc.yaml":
         from snapkit.pipeline.dvc import load_dvc_pipeline
 
+        if overrides:
+            raise InvalidPipeline("--set is not supported for dvc.yaml: edit params.yaml")
         return load_dvc_pipeline(spec_path, config)
     import yaml
 
@@ -108,10 +112,12 @@ def load_pipeline(path: Path, config: str | None = None) -> Pipeline:
         raise InvalidPipeline(f"cannot read {spec_path}: {exc}") from exc
     if not isinstance(doc, dict):
         raise InvalidPipeline(f"{spec_path} must be a mapping with `steps`")
-    return build_pipeline(doc, spec_path, config)
+    return build_pipeline(doc, spec_path, config, overrides or {})
 
 
-def build_pipeline(doc: dict[str, Any], spec_path: Path, config: str | None) -> Pipeline:
+def build_pipeline(
+    doc: dict[str, Any], spec_path: Path, config: str | None, overrides: dict[str, Any]
+) -> Pipeline:
     name = str(doc.get("name") or spec_path.parent.name)
     params = _flatten(doc.get("params") or {}, "params")
     chosen = config or "default"
@@ -127,6 +133,10 @@ def build_pipeline(doc: dict[str, Any], spec_path: Path, config: str | None) -> 
             if key not in params:
                 raise InvalidPipeline(f"configs.{config}.params: unknown param {key!r}")
             params[key] = value
+    for key, value in overrides.items():  # --set KEY=VALUE, after the config
+        if key not in params:
+            raise InvalidPipeline(f"--set: unknown param {key!r}")
+        params[key] = value
     raw_steps = doc.get("steps")
     if not isinstance(raw_steps, dict) or not raw_steps:
         raise InvalidPipeline(f"{spec_path}: `steps` must be a non-empty mapping of name → step")
