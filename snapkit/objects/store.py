@@ -132,7 +132,7 @@ class ObjectStore:
             if pack_id in self.pack_sizes or key.endswith(".tmp"):
                 continue
             try:
-                found.append((pack_id, *self._read_pack_header(pack_id)))
+                found.append((pack_id, *self.read_pack_header(pack_id)))
             except (CorruptObject, NotFound):
                 continue  # a torn or vanished pack is garbage for gc, not ours to index
         if found:
@@ -141,7 +141,7 @@ class ObjectStore:
             self.write_index(found)
         return len(found)
 
-    def _read_pack_header(self, pack_id: str) -> tuple[int, dict[str, BlobEntry]]:
+    def read_pack_header(self, pack_id: str) -> tuple[int, dict[str, BlobEntry]]:
         key = pack_key(pack_id)
         size = self.storage.size(key)
         if size < TRAILER_SIZE:

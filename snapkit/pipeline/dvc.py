@@ -104,9 +104,11 @@ def _to_step(stage: PipelineStage, root: Path) -> Step:
     where = f"stage {stage.name!r}"
     params: dict[str, Any] = {}
     deps: list[str] = []
+    params_files: list[str] = []
     for dep in stage.deps:
         if isinstance(dep, ParamsDependency):
             params.update(_param_values(dep, root, where))
+            params_files.append(_relative(dep, root, f"{where} params file"))
         else:
             deps.append(_relative(dep, root, f"{where} dep"))
     if not stage.outs:
@@ -120,16 +122,22 @@ def _to_step(stage: PipelineStage, root: Path) -> Step:
         deps=tuple(deps),
         outs=tuple(_relative(out, root, f"{where} out") for out in stage.outs),
         params=params,
+        # the stage reads its params file itself: snapshot it with the inputs (so restore
+        # and rerun have it), fingerprint only the declared values (so an unrelated key
+        # changing in it does not rerun the stage)
+        context=tuple(dict.fromkeys(params_files)),
     )
 
 
 def _command(stage: PipelineStage, root: Path) -> str:
-    """One shell line: DVC runs a list of commands one by one, stopping at the first
-    failure (`&&` does the same); the runner runs it in `root`, so a stage wdir is a `cd`."""
-    cmd = stage.cmd
-    if not cmd or (isinstance(cmd, list) and not any(c.strip() for c in cmd)):
+    """One shell line. DVC runs a list of commands, or each line of a multi-line string,
+    one by one and stops at the first failure: `&&` does the same. The runner runs the
+    line in `root`, so a stage wdir becomes a `cd`."""
+    commands = stage.cmd if isinstance(stage.cmd, list) else str(stage.cmd or "").splitlines()
+    commands = [c for c in commands if c.strip()]
+    if not commands:
         raise InvalidPipeline(f"stage {stage.name!r}: field `cmd` is missing or empty")
-    line = " && ".join(cmd) if isinstance(cmd, list) else str(cmd)
+    line = " && ".join(commands)
     wdir = _inside(Path(stage.wdir), root, f"stage {stage.name!r} wdir")
     return line if wdir == "." else f"cd {shlex.quote(wdir)} && {line}"
 

@@ -195,7 +195,7 @@ class Runner:
     def _run_step(self, step: Step, force: bool) -> None:
         run_id = self.record.id if self.record else ""
         started = time.monotonic()
-        inputs = self._snapshot(step.deps, run_id, step.name, "inputs")
+        inputs = self._snapshot(step.inputs, run_id, step.name, "inputs")
         entries = self.store.repo.load_tree(self.store.repo.load_snapshot(inputs).tree)
         fp = fingerprint(step, entries)
         base = StepRecord(

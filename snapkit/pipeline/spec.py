@@ -49,6 +49,14 @@ class Step:
     env: tuple[EnvVar, ...] = ()
     expectations: dict[str, str] = field(default_factory=dict)  # output file → suite path
     on_fail: str = "error"
+    # files the command reads that are fingerprinted by value, not content (DVC params
+    # files): part of the inputs snapshot, not of the dep digests
+    context: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Everything snapshotted before the step runs."""
+        return tuple(dict.fromkeys((*self.deps, *self.context)))
 
 
 @dataclass(frozen=True)

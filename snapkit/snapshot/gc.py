@@ -73,6 +73,7 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
     repo.load_index()
     snapshot_ids = repo.snapshot_ids()
     live_trees, live = _mark(repo, snapshot_ids)
+    _adopt_live_orphans(repo, live)
     by_pack: dict[str, list[str]] = defaultdict(list)
     for cid, entry in repo.objects.index.items():
         by_pack[entry.pack].append(cid)
@@ -117,6 +118,32 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
         + sum(repo.storage.size(listed[p]) for p in orphans),
         pack_sizes=sizes,
     )
+
+
+def _adopt_live_orphans(repo: Repo, live: set[str]) -> None:
+    """Packs no index names but whose chunks a snapshot uses (a take that published after
+    losing its index write) are taken into the in-memory index, so gc keeps them and its
+    new index names them. If a live chunk is still nowhere, gc must not run."""
+    missing = {c for c in live if not repo.objects.has(c)}
+    if not missing:
+        return
+    for key in repo.storage.list("data/"):
+        pack_id = key.rsplit("/", 1)[-1]
+        if pack_id in repo.objects.pack_sizes:
+            continue
+        try:
+            size, entries = repo.objects.read_pack_header(pack_id)
+        except SnapError:
+            continue
+        if missing & set(entries):
+            repo.objects.add_pack(pack_id, size, entries)
+            missing -= set(entries)
+    if missing:
+        raise SnapError(
+            f"gc stopped before deleting anything: {len(missing)} chunks that snapshots use "
+            "are in no pack",
+            hint="run `snap check` to see which snapshots and files are affected",
+        )
 
 
 def _mark(repo: Repo, snapshot_ids: list[str]) -> tuple[set[str], set[str]]:

@@ -10,6 +10,7 @@ for `stale_after` seconds, or when its process is gone on this same host.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from snapkit.errors import AccessDenied, Locked, NotFound
+from snapkit.errors import AccessDenied, Locked, NotFound, SnapError
 from snapkit.storage.base import Storage
 
 PREFIX = "locks/"
@@ -123,10 +124,17 @@ class LockManager:
         refresher.start()
         try:
             yield info
-        finally:
+        except BaseException:
             stop.set()
             refresher.join()
-            self.storage.delete(PREFIX + info.id)
+            # the error that stopped the work matters more than a lock we cannot remove
+            # (it turns stale); don't let a failed delete hide it
+            with contextlib.suppress(SnapError):
+                self.storage.delete(PREFIX + info.id)
+            raise
+        stop.set()
+        refresher.join()
+        self.storage.delete(PREFIX + info.id)
 
     def _acquire(self, kind: Kind, command: str, wait: float) -> LockInfo:
         deadline = time.monotonic() + wait

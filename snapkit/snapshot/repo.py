@@ -97,9 +97,12 @@ class Repo:
             self.objects.load_index()
             self._index_loaded = True
 
-    def reload_index(self) -> None:
+    def invalidate_index(self) -> None:
         self.objects.forget_index()
         self._index_loaded = False
+
+    def reload_index(self) -> None:
+        self.invalidate_index()
         self.load_index()
 
     # -- trees and snapshots ------------------------------------------------------

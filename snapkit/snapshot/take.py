@@ -68,6 +68,12 @@ def take(
         hasher = _Hasher(repo, progress)
         entries, fresh, reused = hasher.run(items, known, stat_cache, options.threads)
         stat_cache.store(fresh, started_ns)
+    except BaseException:
+        # Packs this take uploaded may have no index object yet: forget what we learnt so
+        # the next take re-reads the index (and re-indexes such packs) instead of trusting
+        # chunks that other readers cannot find.
+        repo.invalidate_index()
+        raise
     finally:
         stat_cache.close()
 

@@ -53,4 +53,5 @@ def _s3(url: str) -> Storage:
     parts = urlsplit(url)
     if not parts.netloc:
         raise UsageError(f"{url}: an S3 store URL is s3://bucket[/prefix]")
-    return RetryingStorage(S3Storage(parts.netloc, parts.path.strip("/")))
+    # botocore retries each request; this outer layer retries whole calls a few times more
+    return RetryingStorage(S3Storage(parts.netloc, parts.path.strip("/")), attempts=3)

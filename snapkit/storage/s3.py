@@ -36,7 +36,7 @@ from snapkit.errors import AccessDenied, Conflict, NotFound, SnapError, StoreUna
 from snapkit.storage.base import ObjectInfo, Storage, TransientError
 from snapkit.storage.keys import check_key, check_prefix
 
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32)
 CREDENTIALS_HINT = (
     "check the AWS credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
     "or the instance role) and that they may access this bucket"
