@@ -47,4 +47,24 @@ step "8. Tags move by compare-and-swap; the store checks clean"
 show snap tag raw-v1 prod/latest
 show snap check --read-data
 
+step "9. Run the spam pipeline: every step snapshotted before and after, with lineage"
+mkdir -p pipelines
+cp -r "$here/pipelines/spam" pipelines/spam
+rm -rf pipelines/spam/data pipelines/spam/model pipelines/spam/metrics.json
+show snap run pipelines/spam --config experiment
+show cat pipelines/spam/metrics.json; echo
+
+step "10. Run it again: nothing changed, so no step runs (outputs come from the step cache)"
+show snap run pipelines/spam --config experiment
+
+step "11. Production: the same steps on more, slightly different emails"
+show snap run pipelines/spam --config production
+show snap runs
+
+step "12. Restore exactly what the train step of the first run saw, and rerun it"
+first=$(snap runs --json | python -c "import json,sys; print(json.load(sys.stdin)[0]['id'])")
+show snap restore "$first:train"
+show snap rerun "$first:train"
+show snap lineage "$first:preprocess"
+
 printf '\nDone. The demo project is in %s\n' "$work/project"
