@@ -27,6 +27,11 @@ PURPOSE = {
     "gc": "Delete packs and trees that no snapshot reaches",
     "unlock": "Remove store locks",
     "diff": "Show what changed from snapshot OLD",
+    "run": "Run a pipeline, snapshotting every step",
+    "runs": "List past runs",
+    "rerun": "Run a recorded step again from its recorded inputs",
+    "logs": "Print the stored output of a step",
+    "lineage": "What made a snapshot or step",
 }
 HEAVY = ("pyarrow", "boto3", "botocore", "fsspec", "rich", "pandas", "numpy")
 
