@@ -229,10 +229,11 @@ class Store:
         with self._shared("tag"):
             self.repo.refs.delete(name)
 
-    def check(self, *, read_data: bool = False) -> CheckReport:
-        """Verify the store from refs down to packs; see `snapkit.snapshot.check`."""
+    def check(self, *, read_data: bool = False, read_fraction: float = 0.0) -> CheckReport:
+        """Verify the store from refs down to packs, reading all packs (`read_data`) or a
+        random `read_fraction` of them; see `snapkit.snapshot.check`."""
         with self._shared("check", read_only=True):
-            return check_store(self.repo, read_data=read_data)
+            return check_store(self.repo, read_data=read_data, read_fraction=read_fraction)
 
     # -- pipelines ----------------------------------------------------------------
 

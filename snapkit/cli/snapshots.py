@@ -257,14 +257,20 @@ def _entry_json(e) -> dict[str, object]:
 
 @click.command()
 @click.option("--read-data", is_flag=True, help="Also read every pack and verify every chunk.")
+@click.option(
+    "--read-data-subset",
+    metavar="PERCENT",
+    help="Read a random share of the packs, e.g. 10% (spread a full read over runs).",
+)
 @json_option
 @click.pass_context
-def check(ctx: click.Context, read_data: bool, as_json: bool) -> None:
+def check(ctx: click.Context, read_data: bool, read_data_subset: str | None, as_json: bool) -> None:
     """Verify the store: refs, snapshots, trees, pack index and packs; report every problem."""
     from snapkit.errors import CorruptObject
 
+    fraction = _percent(read_data_subset) if read_data_subset else 0.0
     with open_store_from(ctx) as store:
-        report = store.check(read_data=read_data)
+        report = store.check(read_data=read_data, read_fraction=fraction)
     if as_json:
         print_json(report.to_json())
     else:
@@ -276,8 +282,20 @@ def check(ctx: click.Context, read_data: bool, as_json: bool) -> None:
             click.echo(f"{p.kind}: {p.message}{where}{files}")
         click.echo(
             f"checked {report.snapshots} snapshots, {report.packs} packs, {report.chunks} chunks"
-            + (f", read {human_bytes(report.read_bytes)}" if read_data else "")
+            + (f", read {human_bytes(report.read_bytes)}" if read_data or fraction else "")
             + (": no problems" if report.ok else f": {len(report.problems)} problems")
         )
     if not report.ok:
         raise CorruptObject(f"store check found {len(report.problems)} problems")
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise click.BadParameter(
+            f"{text!r}: give a share like 10% or 0.1", param_hint="--read-data-subset"
+        )
+    return value

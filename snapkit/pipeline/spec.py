@@ -1,7 +1,7 @@
 """Pipeline specs: `pipeline.yaml` (or a DVC `dvc.yaml`) → a validated, immutable Pipeline.
 
     name: spam
-    params: {generate: {rows: 100000}, train: {c: 1.0}}      # defaults, nested
+    params: {generate: {rows: 100000}, train: {c: 1.0}}      # defaults, or: params.yaml
     steps:
       generate:
         cmd: python generate.py data/raw --rows ${generate.rows}
@@ -127,7 +127,7 @@ def build_pipeline(
     doc: dict[str, Any], spec_path: Path, config: str | None, overrides: dict[str, Any]
 ) -> Pipeline:
     name = str(doc.get("name") or spec_path.parent.name)
-    params = _flatten(doc.get("params") or {}, "params")
+    params = _flatten(_params_doc(doc.get("params"), spec_path.parent), "params")
     chosen = config or "default"
     configs = doc.get("configs") or {}
     if config is not None:
@@ -151,6 +151,20 @@ def build_pipeline(
     steps = [_build_step(n, s, params) for n, s in raw_steps.items()]
     ordered = order_steps(steps, spec_path.parent)
     return Pipeline(name, spec_path.parent, spec_path, chosen, tuple(ordered))
+
+
+def _params_doc(value: Any, root: Path) -> Any:
+    """`params:` inline (a mapping) or the name of a YAML file next to the spec."""
+    if not isinstance(value, str):
+        return value or {}
+    import yaml
+
+    path = root / value
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidPipeline(f"params: cannot read params file {path}: {exc}") from exc
+    return loaded or {}
 
 
 def _build_step(name: str, raw: Any, params: dict[str, Any]) -> Step:

@@ -315,3 +315,15 @@ def test_unknown_run_or_step(store, project):
         finally:
             del os.environ["TINY_FAIL"]
     assert snapshot_of(project / "pipelines/tiny")  # the workspace is still there
+
+
+def test_params_can_live_in_a_params_file(store, project):
+    pipe = project / "pipelines/tiny"
+    spec = pipe / "pipeline.yaml"
+    write(pipe / "params.yaml", "prep: {scale: 5}\nfeat: {stamp: false, power: 2}\n")
+    text = spec.read_text()
+    start, end = text.index("params:\n"), text.index("steps:")
+    spec.write_text(text[:start] + "params: params.yaml\n" + text[end:])
+    record = store.run(pipe)
+    assert record.step("prep").fingerprint["params"] == {"prep.scale": 5}
+    assert (pipe / "prepped.csv").read_text().splitlines()[2] == "1,2.5"

@@ -141,3 +141,14 @@ def test_check_ref_to_missing_snapshot(damaged):
     (root / "snapshots" / sid).unlink()
     [p] = _problems(store)
     assert p.kind == "missing-snapshot" and "v1" in p.message
+
+
+def test_check_read_data_subset_reads_some_packs(damaged):
+    store, _, _, pack = damaged
+    data = bytearray(pack.read_bytes())
+    data[100] ^= 1
+    os.chmod(pack, 0o644)
+    pack.write_bytes(bytes(data))
+    report = store.check(read_fraction=0.01)  # one pack at least: here, the only one
+    assert report.read_bytes == len(data)
+    assert [p.kind for p in report.problems] == ["corrupt-pack"]
