@@ -102,6 +102,24 @@ class NotReproduced(SnapError):
     exit_code = 13
 
 
+class ValidationFailed(SnapError):
+    """Data did not meet its expectation suite (the report says which expectations)."""
+
+    exit_code = 14
+
+
+class InvalidSuite(UsageError):
+    """An expectation suite that cannot be used (unknown type, bad kwarg, bad JSON)."""
+
+    exit_code = 15
+
+
+class ParityFailed(SnapError):
+    """Production does not run the same preprocessing as the experiment."""
+
+    exit_code = 16
+
+
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "error": SnapError.exit_code,
@@ -117,6 +135,9 @@ EXIT_CODES: dict[str, int] = {
     "invalid-pipeline": InvalidPipeline.exit_code,
     "step-failed": StepFailed.exit_code,
     "not-reproduced": NotReproduced.exit_code,
+    "validation-failed": ValidationFailed.exit_code,
+    "invalid-suite": InvalidSuite.exit_code,
+    "parity-failed": ParityFailed.exit_code,
 }
 
 
