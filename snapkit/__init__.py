@@ -30,6 +30,8 @@ _EXPORTS = {
     "Locked": "snapkit.errors",
     "UsageError": "snapkit.errors",
     "TakeResult": "snapkit.snapshot.take",
+    "read_table": "snapkit.fs",
+    "open": "snapkit.fs",
 }
 
 __all__ = [
@@ -47,7 +49,9 @@ __all__ = [
     "StoreUnavailable",
     "TakeResult",
     "UsageError",
+    "open",
     "open_store",
+    "read_table",
     "restore",
     "take",
 ]
@@ -66,6 +70,8 @@ if TYPE_CHECKING:
         StoreUnavailable,
         UsageError,
     )
+    from snapkit.fs import open_file as open
+    from snapkit.fs import read_table
     from snapkit.snapshot.take import TakeResult
 
 
@@ -73,4 +79,5 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'snapkit' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    attr = "open_file" if name == "open" else name  # snapkit.open(ref, path)
+    return getattr(importlib.import_module(module), attr)
