@@ -21,6 +21,7 @@ from snapkit.errors import NotFound
 class SnapFileSystem(AbstractFileSystem):
     protocol = "snap"
     root_marker = ""
+    cachable = False  # the store comes from the environment/project: never reuse a stale one
 
     def __init__(self, store: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
