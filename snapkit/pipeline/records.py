@@ -8,7 +8,6 @@ record says "running" but its heartbeat has stopped or its process is gone.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import time
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from snapkit.errors import CorruptObject, NotFound, UsageError
+from snapkit.snapshot.locks import pid_alive
 from snapkit.storage.base import Storage
 
 RUNS = "runs/"
@@ -83,7 +83,7 @@ class RunRecord:
         if self.status != "running":
             return self.status
         now = time.time() if now is None else now
-        if self.host == socket.gethostname() and not _alive(self.pid):
+        if self.host == socket.gethostname() and not pid_alive(self.pid):
             return "interrupted"
         if now - self.heartbeat > 4 * HEARTBEAT_SECONDS:
             return "interrupted"
@@ -100,16 +100,6 @@ class RunRecord:
             for s in d["steps"]
         )
         return cls(**d)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def new_run_id() -> str:

@@ -8,7 +8,6 @@ the record in the environment (interpreter, packages, declared variables) and th
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from snapkit.pipeline.fingerprint import (
     python_version,
 )
 from snapkit.pipeline.records import RunRecord, RunStore, StepRecord
-from snapkit.pipeline.runner import step_environment
+from snapkit.pipeline.runner import step_environment, stream_command
 from snapkit.pipeline.spec import EnvVar, Step
 from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry
@@ -243,18 +242,4 @@ def run_command(step: StepRecord, workdir: Path, output: Output) -> int:
         "SNAP_PARAMS": json.dumps(recorded.params, sort_keys=True),
     }
     output(f"[{step.name}] $ {step.cmd}   (in {workdir})")
-    proc = subprocess.Popen(
-        step.cmd,
-        shell=True,
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        bufsize=1,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        output(f"[{step.name}] {line.rstrip()}")
-    return proc.wait()
+    return stream_command(step.cmd, workdir, env, lambda line: output(f"[{step.name}] {line}"))

@@ -300,25 +300,37 @@ class Runner:
         }
         self.output(f"[{step.name}] $ {step.cmd}")
         lines: list[str] = []
-        proc = subprocess.Popen(
-            step.cmd,
-            shell=True,
-            cwd=self.pipeline.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            bufsize=1,
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            masked = _mask(line.rstrip("\n"), secrets_)
+
+        def keep(line: str) -> None:
+            masked = _mask(line, secrets_)
             lines.append(masked)
             self.output(f"[{step.name}] {masked}")
-        code = proc.wait()
+
+        code = stream_command(step.cmd, self.pipeline.root, env, keep)
         log = "\n".join(lines) + ("\n" if lines else "")
         return code, self.store.repo.objects.put_object("logs", log.encode())
+
+
+def stream_command(
+    cmd: str, cwd: os.PathLike[str] | str, env: dict[str, str], on_line: Output
+) -> int:
+    """Run a step's shell command; each line of its output (stdout and stderr, in order)
+    goes to `on_line` as it comes. Returns the exit code."""
+    proc = subprocess.Popen(
+        cmd,
+        shell=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        on_line(line.rstrip("\n"))
+    return proc.wait()
 
 
 def step_environment() -> dict[str, str]:
