@@ -18,6 +18,7 @@ import fcntl
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,9 @@ from snapkit.storage.keys import check_key, check_prefix
 RESERVED = ".snapkit-"
 TEMP_PREFIX = RESERVED + "tmp-"
 LOCK_DIR = RESERVED + "locks"
+# Packs are written without waiting for the disk; the next write of anything else (which
+# may refer to them) first makes them durable. Same ordering guarantee, far less waiting.
+DEFERRED_PREFIX = "data/"
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EISDIR)
 
 
@@ -45,6 +49,8 @@ class LocalStorage(Storage):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().absolute()
         self.url = self.root.as_uri()
+        self._pending: list[Path] = []  # packs written but not yet fsynced
+        self._pending_lock = threading.Lock()
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -102,15 +108,43 @@ class LocalStorage(Storage):
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         with _os_errors(f"cannot write {key} in {self.url}"):
+            self._sync_pending()
             _replace(path, data)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)
         with _os_errors(f"cannot write {key} in {self.url}"):
+            if key.startswith(DEFERRED_PREFIX):
+                written = _link(path, data, durable=False)
+                if written:
+                    with self._pending_lock:
+                        self._pending.append(path)
+                return written
+            self._sync_pending()
             return _link(path, data)
+
+    def _sync_pending(self) -> None:
+        """The durability barrier: make every deferred pack durable before any write that
+        could refer to it (an index, a tree, a snapshot, a ref) is made."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        for folder in sorted({p.parent for p in pending}):
+            for path in (p for p in pending if p.parent == folder):
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            _fsync_dir(folder)
+
+    def close(self) -> None:
+        with _os_errors(f"cannot finish writing to {self.url}"):
+            self._sync_pending()
 
     def put_if_match(self, key: str, data: bytes, etag: str | None) -> str:
         path = self._path(key)
+        with _os_errors(f"cannot write {key} in {self.url}"):
+            self._sync_pending()
         with self._locked(key):
             current = self._current_etag(path, key)
             if current != etag:
@@ -198,23 +232,25 @@ def _replace(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def _link(path: Path, data: bytes) -> bool:
+def _link(path: Path, data: bytes, *, durable: bool = True) -> bool:
     """Create `path` holding `data` only if it does not exist. link(2) refuses an existing
-    target atomically, and the temp file is complete before it gets the name."""
+    target atomically, and the temp file is complete before it gets the name. With
+    `durable=False` the caller makes it durable later (see `LocalStorage._sync_pending`)."""
     if path.exists():
         return False  # cheap fast path: content-addressed objects are often there already
-    tmp = _write_temp(path, data)
+    tmp = _write_temp(path, data, durable=durable)
     try:
         os.link(tmp, path)
     except FileExistsError:
         return False
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return True
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
+def _write_temp(path: Path, data: bytes, *, durable: bool = True) -> Path:
     """Write `data` to a fresh temp file next to `path` and fsync it; return its path.
 
     The file is created with mode 0o666 & ~umask (not mkstemp's 0o600), so a store shared by
@@ -227,7 +263,8 @@ def _write_temp(path: Path, data: bytes) -> Path:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
