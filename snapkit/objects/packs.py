@@ -80,27 +80,37 @@ def decode_blob(stored: bytes | memoryview, codec: int, raw_length: int) -> byte
 
 
 class PackBuilder:
-    """Accumulates encoded blobs in memory until the pack is big enough to upload."""
+    """Accumulates encoded blobs in one buffer until the pack is big enough to upload.
+
+    One growing buffer (no list of parts joined at the end) keeps a pack's memory to its
+    size: with several packs in flight, that is what bounds a take's RSS.
+    """
 
     def __init__(self) -> None:
-        self._parts: list[bytes | memoryview] = []
+        self._buf = bytearray()
         self._entries: list[list[object]] = []
-        self.size = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, chunk_id: str, stored: bytes | memoryview, raw_length: int, codec: int) -> None:
-        self._parts.append(bytes(stored))
-        self._entries.append([chunk_id, self.size, len(stored), raw_length, codec])
-        self.size += len(stored)
+    @property
+    def size(self) -> int:
+        return len(self._buf)
 
-    def finish(self) -> tuple[str, bytes, dict[str, BlobEntry]]:
+    def add(self, chunk_id: str, stored: bytes | memoryview, raw_length: int, codec: int) -> None:
+        self._entries.append([chunk_id, len(self._buf), len(stored), raw_length, codec])
+        self._buf += stored
+
+    def finish(self) -> tuple[str, bytearray, dict[str, BlobEntry]]:
         """Seal the pack: returns (pack id, pack bytes, chunk id → entry)."""
         header = zstandard.ZstdCompressor(level=3).compress(
             json.dumps(self._entries, separators=(",", ":")).encode()
         )
-        body = b"".join([*self._parts, header, TRAILER.pack(len(header)), PACK_MAGIC])
+        body = self._buf
+        body += header
+        body += TRAILER.pack(len(header))
+        body += PACK_MAGIC
+        self._buf = bytearray()
         pack_id = digest(body)
         entries = {
             e[0]: BlobEntry(pack_id, e[1], e[2], e[3], e[4])  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ class PackWriter:
         self._builder = PackBuilder()
         self._reserved: set[str] = set()
         self._pool = ThreadPoolExecutor(upload_threads, thread_name_prefix="snap-upload")
-        self._slots = threading.BoundedSemaphore(upload_threads + 1)
+        self._slots = threading.BoundedSemaphore(upload_threads)
         self._futures: list[Future[None]] = []
         self._unindexed: list[tuple[str, int, dict[str, BlobEntry]]] = []
         self.new_bytes = 0  # stored (compressed) bytes of chunks this writer added
@@ -70,7 +70,7 @@ class PackWriter:
 
     def _submit(self, builder: PackBuilder) -> None:
         self._raise_failed()
-        self._slots.acquire()  # bounds memory: at most upload_threads+1 packs in flight
+        self._slots.acquire()  # bounds memory: at most upload_threads packs in flight
         future = self._pool.submit(self._upload, builder)
         future.add_done_callback(lambda _f: self._slots.release())
         with self._lock:
