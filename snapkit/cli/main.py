@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
 import click
 
 from snapkit import __version__
-from snapkit.cli import care, diff, pipelines, snapshots, tags
+from snapkit.cli import care, diff, parity, pipelines, snapshots, tags
 from snapkit.errors import EXIT_CODES, SnapError
 
 EPILOG = (
@@ -30,6 +31,9 @@ class SnapGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("snap: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # `snap runs | head -1`: the reader left, nothing to report
+            sys.stderr.close()
+            os._exit(0)
         except OSError as exc:
             from snapkit.errors import from_os_error
 
@@ -88,6 +92,7 @@ tags.register(cli)
 care.register(cli)
 diff.register(cli)
 pipelines.register(cli)
+parity.register(cli)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ the record in the environment (interpreter, packages, declared variables) and th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from snapkit.pipeline.fingerprint import (
     python_version,
 )
 from snapkit.pipeline.records import RunRecord, RunStore, StepRecord
-from snapkit.pipeline.runner import step_environment, stream_command
+from snapkit.pipeline.runner import mask, step_environment, stream_command
 from snapkit.pipeline.spec import EnvVar, Step
 from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry
@@ -233,13 +234,28 @@ def _package_changes(then: dict[str, str], now: dict[str, str]) -> list[str]:
 
 
 def run_command(step: StepRecord, workdir: Path, output: Output) -> int:
+    """Run the recorded command in `workdir` (outputs cleared first, secrets masked)."""
     recorded = Fingerprint.from_json(step.fingerprint)
     import json
+    import shutil
 
+    for out in step.outs:  # stale outputs must not pass for reproduced ones
+        path = workdir / out
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
+    secret_values = [
+        os.environ[name]
+        for name, value in recorded.env.items()
+        if value == "(set)" and os.environ.get(name)
+    ]
     env = {
         **step_environment(),
         "SNAP_STEP": step.name,
         "SNAP_PARAMS": json.dumps(recorded.params, sort_keys=True),
     }
     output(f"[{step.name}] $ {step.cmd}   (in {workdir})")
-    return stream_command(step.cmd, workdir, env, lambda line: output(f"[{step.name}] {line}"))
+    return stream_command(
+        step.cmd, workdir, env, lambda line: output(f"[{step.name}] {mask(line, secret_values)}")
+    )

@@ -203,7 +203,10 @@ class Runner:
         )
         self._save_step(base)
         hit = None if force else self.runs.cached(fp.id)
-        if hit is not None and self._reuse(step, hit["outputs"]):
+        if hit is not None and not self._reuse(step, hit["outputs"]):
+            self.runs.forget_cache(fp.id)  # its snapshot is gone: run, and remember anew
+            hit = None
+        if hit is not None:
             self.output(f"[{step.name}] unchanged: outputs restored from run {hit['run']}")
             self._save_step(
                 replace(
@@ -302,7 +305,7 @@ class Runner:
         lines: list[str] = []
 
         def keep(line: str) -> None:
-            masked = _mask(line, secrets_)
+            masked = mask(line, secrets_)
             lines.append(masked)
             self.output(f"[{step.name}] {masked}")
 
@@ -342,7 +345,8 @@ def step_environment() -> dict[str, str]:
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir}
 
 
-def _mask(line: str, secret_values: list[str]) -> str:
+def mask(line: str, secret_values: list[str]) -> str:
+    """The line with every secret value replaced by ****."""
     for value in secret_values:
         if len(value) >= 3:
             line = line.replace(value, "****")

@@ -136,8 +136,8 @@ def build_pipeline(
                 f"pipeline {name} has no config {config!r}",
                 hint=f"its configs are: {', '.join(configs) or '(none)'}",
             )
-        overrides = (configs[config] or {}).get("params") or {}
-        for key, value in _flatten(overrides, f"configs.{config}.params").items():
+        config_params = (configs[config] or {}).get("params") or {}
+        for key, value in _flatten(config_params, f"configs.{config}.params").items():
             if key not in params:
                 raise InvalidPipeline(f"configs.{config}.params: unknown param {key!r}")
             params[key] = value

@@ -78,6 +78,8 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
     for cid, entry in repo.objects.index.items():
         by_pack[entry.pack].append(cid)
 
+    listed = {k.rsplit("/", 1)[-1]: k for k in repo.storage.list("data/")}
+
     def old(key: str) -> bool:
         return now - repo.storage.stat(key).modified > grace_seconds
 
@@ -85,6 +87,15 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
     copy: list[str] = []
     for pack_id in repo.objects.pack_sizes:
         live_here = [c for c in by_pack[pack_id] if c in live]
+        if pack_id not in listed:  # the index names a pack that is gone
+            if live_here:
+                raise SnapError(
+                    f"gc stopped before deleting anything: pack {pack_id[:12]} is missing and "
+                    f"{len(live_here)} chunks that snapshots use were in it",
+                    hint="run `snap check` to see which snapshots and files are affected",
+                )
+            delete.append(pack_id)  # dropped from the rewritten index; nothing to delete
+            continue
         if by_pack[pack_id] and len(live_here) == len(by_pack[pack_id]):
             continue  # fully live (a pack none of whose chunks is indexed there is garbage)
         if not old(pack_key(pack_id)):
@@ -94,7 +105,6 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
             copy += live_here
         else:
             delete.append(pack_id)
-    listed = {k.rsplit("/", 1)[-1]: k for k in repo.storage.list("data/")}
     orphans = [p for p, k in listed.items() if p not in repo.objects.pack_sizes and old(k)]
     trees = [
         k.rsplit("/", 1)[-1]
@@ -114,7 +124,7 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
         index_ids=tuple(sorted(repo.objects.index_ids)),
         copy_chunks=tuple(copy),
         copy_bytes=sum(index[c].length for c in copy),
-        freed_bytes=sum(sizes[p] for p in (*delete, *repack))
+        freed_bytes=sum(sizes[p] for p in (*delete, *repack) if p in listed)
         + sum(repo.storage.size(listed[p]) for p in orphans),
         pack_sizes=sizes,
     )

@@ -75,6 +75,13 @@ class RefStore:
         except NotFound:
             return None
 
+    def _etag(self, name: str) -> str | None:
+        """The current etag, also of an unreadable ref (so it can be overwritten)."""
+        try:
+            return self._read(name)[1]
+        except CorruptObject:
+            return self.storage.get_with_etag(PREFIX + name)[1]
+
     def set(self, name: str, snapshot_id: str, *, expect: str | bool | None = True) -> Ref:
         """Point `name` at `snapshot_id`.
 
@@ -83,12 +90,15 @@ class RefStore:
         concurrent writer in between still makes this fail with Conflict.
         """
         check_name(name)
-        etag = self._read(name)[1] if expect is True else expect
+        etag = self._etag(name) if expect is True else expect
         assert not isinstance(etag, bool)
         return Ref(name, snapshot_id, self._swap(name, {"snapshot": snapshot_id}, etag), "")
 
     def delete(self, name: str) -> None:
-        doc, etag = self._read(name)
+        try:
+            doc, etag = self._read(name)
+        except CorruptObject:  # an unreadable tag can still be deleted
+            doc, etag = {}, self._etag(name)
         if doc is None:
             raise NotFound(f"no tag named {name!r}")
         self._swap(name, {"deleted": True}, etag)
@@ -107,5 +117,22 @@ class RefStore:
             ) from None
 
     def list(self) -> list[Ref]:
-        refs = [self.find(key[len(PREFIX) :]) for key in self.storage.list(PREFIX)]
-        return sorted((r for r in refs if r is not None), key=lambda r: r.name)
+        """Every readable tag (an unreadable one is left out here; `check` reports it)."""
+        refs = []
+        for key in self.storage.list(PREFIX):
+            try:
+                ref = self.find(key[len(PREFIX) :])
+            except CorruptObject:
+                continue
+            if ref is not None:
+                refs.append(ref)
+        return sorted(refs, key=lambda r: r.name)
+
+    def unreadable(self) -> list[CorruptObject]:
+        problems = []
+        for key in self.storage.list(PREFIX):
+            try:
+                self.find(key[len(PREFIX) :])
+            except CorruptObject as exc:
+                problems.append(exc)
+        return problems

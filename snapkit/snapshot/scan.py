@@ -23,12 +23,12 @@ class ScanItem:
     link_target: str = ""
 
 
-def scan(source: Path, ignore: Ignore, include: tuple[str, ...] = ()) -> list[ScanItem]:
+def scan(source: Path, ignore: Ignore, include: tuple[str, ...] | None = None) -> list[ScanItem]:
     """Every file, folder and symlink under `source` (symlinks are recorded, not followed).
 
-    With `include` (paths relative to the folder `source`), only those paths and what is
-    under them are scanned, with their parent folders; paths that do not exist are skipped
-    (a failed pipeline step may not have written all its outputs).
+    With `include` (paths relative to the folder `source`; None means everything), only
+    those paths and what is under them are scanned, with their parent folders; paths that
+    do not exist are skipped (a failed step may not have written all its outputs).
     """
     try:
         root_stat = os.lstat(source)
@@ -38,7 +38,7 @@ def scan(source: Path, ignore: Ignore, include: tuple[str, ...] = ()) -> list[Sc
         raise from_os_error(exc, f"cannot read {source}") from exc
     if not st.S_ISDIR(root_stat.st_mode):
         return [_item(source.name, str(source), root_stat)]
-    if not include:
+    if include is None:
         return list(_walk(str(source), "", ignore))
     found: dict[str, ScanItem] = {}
     for rel in sorted({p.strip("/") for p in include}):

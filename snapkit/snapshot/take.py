@@ -43,7 +43,7 @@ class TakeOptions:
     excludes: tuple[str, ...] = ()
     source_label: str | None = None  # how the source is recorded (default: its path)
     labels: tuple[tuple[str, str], ...] = ()
-    include: tuple[str, ...] = ()  # only these paths under the source folder (step deps/outs)
+    include: tuple[str, ...] | None = None  # only these paths under the source (step deps/outs)
     threads: int = 0  # 0: chosen from the CPU count
 
 

@@ -51,6 +51,7 @@ class LocalStorage(Storage):
         self.url = self.root.as_uri()
         self._pending: list[Path] = []  # packs written but not yet fsynced
         self._pending_lock = threading.Lock()
+        self._barrier = threading.Lock()
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -126,16 +127,17 @@ class LocalStorage(Storage):
     def _sync_pending(self) -> None:
         """The durability barrier: make every deferred pack durable before any write that
         could refer to it (an index, a tree, a snapshot, a ref) is made."""
-        with self._pending_lock:
-            pending, self._pending = self._pending, []
-        for folder in sorted({p.parent for p in pending}):
-            for path in (p for p in pending if p.parent == folder):
-                fd = os.open(path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            _fsync_dir(folder)
+        with self._barrier:  # a second writer waits until the first one's packs are durable
+            with self._pending_lock:
+                pending, self._pending = self._pending, []
+            for folder in sorted({p.parent for p in pending}):
+                for path in (p for p in pending if p.parent == folder):
+                    fd = os.open(path, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                _fsync_dir(folder)
 
     def close(self) -> None:
         with _os_errors(f"cannot finish writing to {self.url}"):

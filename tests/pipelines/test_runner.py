@@ -327,3 +327,41 @@ def test_params_can_live_in_a_params_file(store, project):
     record = store.run(pipe)
     assert record.step("prep").fingerprint["params"] == {"prep.scale": 5}
     assert (pipe / "prepped.csv").read_text().splitlines()[2] == "1,2.5"
+
+
+def test_set_applies_after_config(store, project):
+    record = store.run(project / "pipelines/tiny", config="triple", params={"prep.scale": 7})
+    assert record.step("prep").fingerprint["params"] == {"prep.scale": 7}
+
+
+def test_step_without_deps_snapshots_no_inputs(store, project):
+    spec = project / "pipelines/tiny/pipeline.yaml"
+    spec.write_text(spec.read_text().replace("deps: [prep.py, raw.csv]", "deps: []"))
+    record = store.run(project / "pipelines/tiny")
+    assert store.ls(record.step("prep").inputs) == []
+
+
+def test_a_cache_entry_whose_snapshot_is_gone_is_replaced(store, project):
+    pipe = project / "pipelines/tiny"
+    first = store.run(pipe)
+    gone = first.step("report").outputs
+    store.repo.storage.delete(f"snapshots/{gone}")
+    store.repo.objects.cache.discard(f"snapshots/{gone}")
+    second = store.run(pipe)
+    assert second.step("report").status == "succeeded"
+    third = store.run(pipe)
+    assert third.step("report").status == "cached"
+    assert third.step("report").cached_from == second.id
+
+
+def test_rerun_in_a_folder_clears_stale_outputs_and_masks_secrets(store, project, monkeypatch):
+    monkeypatch.setenv("TINY_API_TOKEN", "s3cr3t-value")
+    first = store.run(project / "pipelines/tiny")
+    workdir = project / "again"
+    write(workdir / "out/features.parquet", b"stale bytes from somewhere else")
+    write(workdir / "out/extra.txt", "stale")
+    lines: list[str] = []
+    result = store.rerun(f"{first.id}:feat", workdir=workdir, output=lines.append)
+    assert result.reproduced and not (workdir / "out/extra.txt").exists()
+    assert any("token is ****" in line for line in lines)
+    assert not any("s3cr3t-value" in line for line in lines)

@@ -88,3 +88,18 @@ def test_keep_last_per_source_spares_tagged(store, tmp_path):
     assert remaining == {ids[0], ids[3], other}
     with pytest.raises(UsageError):
         store.forget()
+
+
+def test_gc_drops_an_index_entry_for_a_missing_unused_pack(store, tmp_path):
+    write(tmp_path / "a/x.bin", random_bytes(1 << 20, seed=8))
+    gone = store.take(tmp_path / "a").id
+    write(tmp_path / "b/y.bin", random_bytes(1 << 20, seed=9))
+    store.take(tmp_path / "b", tags=["keep"])
+    store.repo.load_index()
+    [pack] = {store.repo.objects.index[c].pack for e in store.ls(gone) for c in e.chunks}
+    store.forget([gone])
+    store.repo.storage.delete(f"data/{pack[:2]}/{pack}")
+    assert not store.check().ok  # the index names a pack that is gone
+    _age_everything(store)
+    store.gc(dry_run=False)
+    assert store.check(read_data=True).ok

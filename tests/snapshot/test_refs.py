@@ -72,3 +72,15 @@ def test_unreadable_ref_is_a_clear_corruption(store, two_snapshots):
     store.repo.storage.put("refs/tags/broken", b"{not json")
     with pytest.raises(CorruptObject, match="broken"):
         store.repo.refs.get("broken")
+
+
+def test_an_unreadable_tag_does_not_block_the_store(store, two_snapshots):
+    first, second = two_snapshots
+    store.repo.refs.set("good", first)
+    store.repo.storage.put("refs/tags/broken", b"{not json")
+    assert [i.id for i in store.log() if i.tags] == [first]  # log still works
+    report = store.check()
+    assert [p.kind for p in report.problems] == ["corrupt-ref"]
+    store.tag(second, "broken")  # and the tag can be repaired by pointing it again
+    assert store.show("broken").id == second
+    assert store.check().ok
