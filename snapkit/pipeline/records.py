@@ -132,14 +132,21 @@ class RunStore:
         return [self.load(i) for i in self.ids()]
 
     def resolve(self, spec: str) -> RunRecord:
-        """A run id, a unique prefix of one, or 'latest' (optionally 'latest/<pipeline>')."""
+        """A run id, a unique prefix of one, or 'latest', 'latest/<pipeline>',
+        'latest/<pipeline>/<config>' (the newest successful-or-not run that matches)."""
         ids = self.ids()
         if spec == "latest" or spec.startswith("latest/"):
-            pipeline = spec.partition("/")[2]
+            pipeline, _, config = spec.partition("/")[2].partition("/")
             for run_id in reversed(ids):
-                if not pipeline or self.load(run_id).pipeline == pipeline:
-                    return self.load(run_id)
-            raise NotFound("no runs yet", hint="`snap run PIPELINE` makes one")
+                record = self.load(run_id)
+                if (not pipeline or record.pipeline == pipeline) and (
+                    not config or record.config == config
+                ):
+                    return record
+            what = (
+                f"of {pipeline}" + (f" with config {config}" if config else "") if pipeline else ""
+            )
+            raise NotFound(f"no runs {what}".strip(), hint="`snap runs` lists runs")
         matches = [i for i in ids if i.startswith(spec)]
         if len(matches) == 1:
             return self.load(matches[0])

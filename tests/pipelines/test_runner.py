@@ -365,3 +365,14 @@ def test_rerun_in_a_folder_clears_stale_outputs_and_masks_secrets(store, project
     assert result.reproduced and not (workdir / "out/extra.txt").exists()
     assert any("token is ****" in line for line in lines)
     assert not any("s3cr3t-value" in line for line in lines)
+
+
+def test_latest_run_by_pipeline_and_config(store, project):
+    pipe = project / "pipelines/tiny"
+    plain = store.run(pipe)
+    triple = store.run(pipe, config="triple")
+    assert store.run_record("latest").id == triple.id
+    assert store.run_record("latest/tiny/default").id == plain.id
+    assert store.run_record("latest/tiny/triple").id == triple.id
+    with pytest.raises(NotFound, match="no runs of other"):
+        store.run_record("latest/other")
