@@ -50,6 +50,7 @@ show snap check --read-data
 step "9. Run the spam pipeline: every step snapshotted before and after, with lineage"
 mkdir -p pipelines
 cp -r "$here/pipelines/spam" pipelines/spam
+cp -r "$here/expectations" expectations  # the suites the steps' outputs are checked against
 rm -rf pipelines/spam/data pipelines/spam/model pipelines/spam/metrics.json
 show snap run pipelines/spam --config experiment
 show cat pipelines/spam/metrics.json; echo

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from snapkit.pipeline.lineage import Lineage
     from snapkit.pipeline.records import RunRecord, StepRecord
     from snapkit.pipeline.replay import RerunResult
+    from snapkit.validation.parity import ParityReport
+    from snapkit.validation.results import ValidationResult
+    from snapkit.validation.suites import Suite
+    from snapkit.validation.thresholds import Thresholds
 from snapkit.snapshot.take import take as take_snapshot
 from snapkit.storage import open_storage
 
@@ -356,6 +360,107 @@ class Store:
         if step.log is None:
             raise NotFound(f"step {step.name} of run {run.id} has no log ({step.status})")
         return self.repo.objects.get_object("logs", step.log).decode("utf-8", errors="replace")
+
+    # -- parity between an experiment and a production run --------------------------
+
+    def parity(
+        self,
+        experiment_run: str,
+        production_run: str,
+        *,
+        step: str | tuple[str, ...] | list[str] | None = None,
+        key: str = "id",
+        sample: int = 10_000,
+        thresholds: str | os.PathLike[str] | Thresholds | None = None,
+        suite: str | os.PathLike[str] | None = None,
+        output: Callable[[str], None] | None = None,
+    ) -> ParityReport:
+        """Does production run the same preprocessing as the experiment? For each chosen
+        step (default: those with expectations that read another step's data, else
+        `preprocess`): fingerprint parity, the suite on both outputs, the experiment's step
+        replayed on `sample` production rows (feature skew, joined on `key`), and drift per
+        feature within `thresholds` (a YAML/JSON file, or `Thresholds`). See
+        `snapkit.validation.parity`; `report.passed` is the verdict."""
+        from snapkit.pipeline.replay import run_command
+        from snapkit.validation.parity import check_parity
+        from snapkit.validation.thresholds import Thresholds, load_thresholds
+
+        limits = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
+        steps = (step,) if isinstance(step, str) else tuple(step or ())
+        return check_parity(
+            self,
+            self.run_record(experiment_run),
+            self.run_record(production_run),
+            steps=steps,
+            key=key,
+            sample=sample,
+            thresholds=limits,
+            suite=os.fspath(suite) if suite is not None else None,
+            run_step=run_command,
+            step_suites=self._step_suites,
+            output=output,
+        )
+
+    def _step_suites(self, run: RunRecord) -> dict[str, dict[str, str]]:
+        """Per step of `run`, output file → suite path, from the run's pipeline spec as it
+        is in the project now (empty when the spec is gone or unreadable)."""
+        from snapkit.errors import InvalidPipeline
+        from snapkit.pipeline.spec import load_pipeline
+
+        spec = self.location.project_root / run.spec
+        if not spec.is_file():
+            return {}
+        try:
+            config = None if run.config == "default" else run.config
+            pipeline = load_pipeline(spec, config)
+        except InvalidPipeline:
+            return {}
+        return {
+            s.name: {out: os.fspath(pipeline.root / suite) for out, suite in s.expectations.items()}
+            for s in pipeline.steps
+            if s.expectations
+        }
+
+    # -- validation: expectation suites on files, snapshots and run steps -----------------
+
+    def validate(
+        self,
+        target: str,
+        suite: str | os.PathLike[str] | Suite,
+        *,
+        path: str | None = None,
+        batch_rows: int = 1_000_000,
+        memory_limit: int | None = None,
+        engine: str = "pandas",
+    ) -> ValidationResult:
+        """Check an expectation suite (a GX 1.x JSON file) against TARGET: a local table
+        file or folder, SNAP[:PATH], or RUN:STEP[:PATH] (that step's outputs), read
+        straight from the store, never restored. `path` is a glob picking table files.
+        More rows than `batch_rows` (or than fit `memory_limit` bytes) are validated batch
+        by batch with global aggregates; `engine="spark"` uses GX's Spark data source.
+        A failed suite is a result with `success=False`, not an exception."""
+        from snapkit.validation import validate
+
+        with self._shared("validate", read_only=True):
+            return validate(
+                target,
+                suite,
+                store=self,
+                path=path,
+                batch_rows=batch_rows,
+                memory_limit=memory_limit,
+                engine=engine,
+            )
+
+    def suite_init(
+        self, data: str, *, name: str | None = None, path: str | None = None
+    ) -> dict[str, Any]:
+        """A starter suite (GX JSON document) profiled from DATA (file, folder or
+        SNAP[:PATH]) that passes on it; see `snapkit.validation.profile`."""
+        from snapkit.validation import init_suite
+
+        with self._shared("suite init", read_only=True):
+            return init_suite(data, store=self, name=name, path=path)
 
     # -- store care ---------------------------------------------------------------
 

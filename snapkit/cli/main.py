@@ -9,7 +9,7 @@ import traceback
 import click
 
 from snapkit import __version__
-from snapkit.cli import care, diff, parity, pipelines, snapshots, tags
+from snapkit.cli import care, diff, parity, pipelines, snapshots, tags, validate
 from snapkit.errors import EXIT_CODES, SnapError
 
 EPILOG = (
@@ -93,6 +93,7 @@ care.register(cli)
 diff.register(cli)
 pipelines.register(cli)
 parity.register(cli)
+validate.register(cli)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from snapkit.errors import StepFailed
 from snapkit.pipeline.fingerprint import (
@@ -41,6 +41,7 @@ from snapkit.pipeline.records import (
     new_run_id,
 )
 from snapkit.pipeline.spec import Pipeline, Step
+from snapkit.snapshot.model import FileEntry
 from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.take import TakeResult
 
@@ -88,6 +89,10 @@ class StepStore(Protocol):
     ) -> object: ...
 
     def label_of(self, path: str | os.PathLike[str]) -> str: ...
+
+    def open(self, spec: str, path: str | None = None) -> BinaryIO: ...  # validation reads
+
+    def ls(self, spec: str, path: str | None = None) -> list[FileEntry]: ...
 
 
 class Runner:
@@ -231,6 +236,17 @@ class Runner:
                 f"exited with code {code}" if code != 0 else f"did not write {', '.join(missing)}"
             )
         )
+        validations: list[dict[str, object]] = []
+        if ok and step.expectations:  # checked on the outputs snapshot just taken
+            from snapkit.validation.steps import check_outputs
+
+            validations, problem = check_outputs(
+                self.store, step.expectations, outputs, self.pipeline.root, f"{run_id}:{step.name}"
+            )
+            if problem and step.on_fail == "warn":
+                self.output(f"[{step.name}] warning: {problem}")
+            elif problem:
+                ok, message = False, problem
         record = replace(
             base,
             status="succeeded" if ok else "failed",
@@ -240,6 +256,7 @@ class Runner:
             log=log,
             message=message,
             seconds=round(time.monotonic() - started, 3),
+            validations=validations,
         )
         self._save_step(record)
         if not ok:

@@ -32,6 +32,9 @@ PURPOSE = {
     "rerun": "Run a recorded step again from its recorded inputs",
     "logs": "Print the stored output of a step",
     "lineage": "What made a snapshot or step",
+    "validate": "Check TARGET against an expectation suite",
+    "suite": "Expectation suites",
+    "parity": "Prove production runs the same preprocessing as the experiment",
 }
 HEAVY = ("pyarrow", "boto3", "botocore", "fsspec", "rich", "pandas", "numpy")
 

@@ -18,6 +18,7 @@ SMALL = {"generate.rows": 3000}
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
     (root / ".git").mkdir(parents=True)
+    shutil.copytree(SPAM.parents[1] / "expectations", root / "expectations")  # steps' suites
     shutil.copytree(
         SPAM,
         root / "pipelines/spam",

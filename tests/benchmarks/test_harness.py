@@ -1,0 +1,53 @@
+"""A smoke of the benchmark harness (not a timed test): a tiny dataset, one scenario, both
+tools, one repetition; the samples and the report have the right shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.datasets import LARGE, SMALL, TINY, apply_modification, dataset_dir
+from benchmarks.results import write_section
+from benchmarks.runner import DatasetSpec, Plan, run_plan
+from benchmarks.tools.base import GROWTH, RETAKE, TAKE
+from benchmarks.tools.dvc import Dvc
+from benchmarks.tools.snapkit import Snapkit
+
+
+def test_datasets_are_deterministic_and_modification_applies(tmp_path: Path) -> None:
+    first = dataset_dir(tmp_path / "a", LARGE, TINY)
+    second = dataset_dir(tmp_path / "b", LARGE, TINY)
+    for path in (first / "v1").iterdir():
+        assert path.read_bytes() == (second / "v1" / path.name).read_bytes()
+    csv = (first / "v1" / "emails-0.csv").read_bytes()
+    appended = (first / "v2" / "emails-0.csv").read_bytes()
+    assert appended.startswith(csv) and len(appended) > len(csv)
+    small = dataset_dir(tmp_path / "a", SMALL, TINY)
+    changed = sorted(p.relative_to(small / "v2") for p in (small / "v2").rglob("*.eml"))
+    assert len(changed) == len(list((small / "v1").rglob("*.eml"))) // 100 + 1
+    apply_modification(small, small / "v1")
+    assert (small / "v1" / changed[0]).read_bytes().endswith(b"P.S. edited\n")
+
+
+def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
+    spec = DatasetSpec(SMALL, SMALL, TINY)
+    plan = Plan(tmp_path, (spec,), frozenset({TAKE, RETAKE, GROWTH}), (Snapkit(), Dvc()), 1)
+    samples = run_plan(plan, log=lambda _line: None)
+    got = {(s.scenario, s.tool) for s in samples}
+    expected = {(sc, t) for sc in (TAKE, RETAKE, GROWTH) for t in ("snapkit", "dvc")}
+    assert got == expected | {(TAKE, "read+blake3")}
+    for s in samples:
+        assert s.dataset == SMALL and s.rep == 0
+        if s.scenario == GROWTH:
+            assert s.stored_bytes is not None and s.stored_bytes > 0
+        else:
+            assert s.seconds is not None and s.seconds > 0
+            assert s.peak_rss is not None and s.peak_rss > 1_000_000
+    assert not any((tmp_path / "runs").iterdir())  # workspaces removed
+
+    table = report.ratio_table(report.medians(samples), [SMALL])
+    assert len(table.splitlines()) == 2 + 3 + 2  # header, 3 scenarios, baseline, RSS
+    out = tmp_path / "RESULTS.md"
+    write_section(out, "smoke", table)
+    write_section(out, "smoke", table)
+    assert out.read_text().count("bench:smoke begin") == 1
