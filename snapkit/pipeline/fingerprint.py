@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from blake3 import blake3
@@ -29,6 +30,7 @@ class Fingerprint:
     python: str
     packages: str  # digest of the sorted name==version list (the list is in the run record)
     deps: dict[str, str]  # dep path → content digest
+    suites: dict[str, str] = field(default_factory=dict)  # checked output → suite digest
 
     @property
     def id(self) -> str:
@@ -40,7 +42,15 @@ class Fingerprint:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Fingerprint:
-        return cls(d["cmd"], d["params"], d["env"], d["python"], d["packages"], d["deps"])
+        return cls(
+            d["cmd"],
+            d["params"],
+            d["env"],
+            d["python"],
+            d["packages"],
+            d["deps"],
+            d.get("suites", {}),
+        )
 
     def differences(self, other: Fingerprint) -> list[str]:
         """Human-readable parts that differ (other → self)."""
@@ -62,6 +72,9 @@ class Fingerprint:
         for key in sorted(set(self.deps) | set(other.deps)):
             if self.deps.get(key) != other.deps.get(key):
                 out.append(f"dep {key}: content differs")
+        for key in sorted(set(self.suites) | set(other.suites)):
+            if self.suites.get(key) != other.suites.get(key):
+                out.append(f"suite for {key}: differs")
         return out
 
 
@@ -110,7 +123,21 @@ def dep_digests(step: Step, entries: list[FileEntry]) -> dict[str, str]:
     return out
 
 
-def fingerprint(step: Step, input_entries: list[FileEntry]) -> Fingerprint:
+def suite_digests(step: Step, root: Path) -> dict[str, str]:
+    """The content of the suites the step's outputs are checked against: editing a suite
+    makes the step run (and be checked) again rather than come from the cache unchecked."""
+    out = {}
+    for output, suite in sorted(step.expectations.items()):
+        try:
+            out[output] = blake3((root / suite).read_bytes()).hexdigest()
+        except OSError:
+            out[output] = "(unreadable)"
+    return out
+
+
+def fingerprint(
+    step: Step, input_entries: list[FileEntry], root: Path | None = None
+) -> Fingerprint:
     return Fingerprint(
         cmd=step.cmd,
         params=step.params,
@@ -118,4 +145,5 @@ def fingerprint(step: Step, input_entries: list[FileEntry]) -> Fingerprint:
         python=python_version(),
         packages=packages_digest(installed_packages()),
         deps=dep_digests(step, input_entries),
+        suites=suite_digests(step, root) if root is not None else {},
     )

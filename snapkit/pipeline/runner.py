@@ -202,7 +202,7 @@ class Runner:
         started = time.monotonic()
         inputs = self._snapshot(step.inputs, run_id, step.name, "inputs")
         entries = self.store.repo.load_tree(self.store.repo.load_snapshot(inputs).tree)
-        fp = fingerprint(step, entries)
+        fp = fingerprint(step, entries, self.pipeline.root)
         base = StepRecord(
             step.name, "running", step.cmd, step.deps, step.outs, fp.to_json(), inputs
         )

@@ -182,7 +182,7 @@ def _build_step(name: str, raw: Any, params: dict[str, Any]) -> Step:
     def fill(text: str, fld: str) -> str:
         return _interpolate(text, params, f"{where}.{fld}")
 
-    return Step(
+    step = Step(
         name=name,
         cmd=fill(raw["cmd"], "cmd"),
         deps=tuple(
@@ -201,8 +201,20 @@ def _build_step(name: str, raw: Any, params: dict[str, Any]) -> Step:
             _clean_path(k, f"{where}.expectations"): str(v)
             for k, v in (raw.get("expectations") or {}).items()
         },
-        on_fail=str(raw.get("on_fail", "error")),
+        on_fail=_on_fail(raw.get("on_fail", "error"), where),
     )
+    for output in step.expectations:
+        if not _overlaps((output,), step.outs):
+            raise InvalidPipeline(
+                f"{where}.expectations: {output!r} is not one of the step's outputs"
+            )
+    return step
+
+
+def _on_fail(value: Any, where: str) -> str:
+    if value not in ("error", "warn"):
+        raise InvalidPipeline(f"{where}.on_fail: {value!r} is not one of error, warn")
+    return str(value)
 
 
 def order_steps(steps: list[Step], root: Path) -> list[Step]:

@@ -278,6 +278,8 @@ def test_lineage_links_steps_within_and_across_runs(store, project):
         (("deps: [report.py, out]", "deps: [report.py, out, report.json]"), "report"),
         (("cmd: python report.py", "cmdx: python report.py"), "report"),
         (("params: [prep]", "params: [nope]"), "nope"),
+        (("params: [prep]", "params: [prep]\n    on_fail: warning"), "on_fail"),
+        (("params: [prep]", "params: [prep]\n    expectations: {raw.csv: s.json}"), "raw.csv"),
     ],
 )
 def test_bad_specs_fail_before_anything_runs(store, project, change, message):

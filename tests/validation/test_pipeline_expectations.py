@@ -110,3 +110,15 @@ def test_a_missing_suite_fails_the_step_naming_it(tmp_path: Path):
         store.run(pipe)
     assert "out/people.parquet against ../suites/nope.json" in str(err.value)
     assert "nope.json" in str(err.value)
+
+
+def test_editing_a_suite_checks_the_step_again(tmp_path: Path):
+    pipe = make_project(tmp_path, "error")
+    with open_store(tmp_path) as store:
+        store.run(pipe)
+        assert store.run(pipe).step("make").status == "cached"
+        suite = tmp_path / "suites/people.json"
+        suite.write_text(suite.read_text().replace("test suite", "test suite, edited"))
+        again = store.run(pipe)
+    assert again.step("make").status == "succeeded" and again.step("make").validations
+    assert again.step("report").status == "cached"  # same outputs: the consumer is unchanged
