@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: demo test lint bench clean
 
@@ -25,6 +26,15 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/ruff check snapkit tests
 	$(BIN)/python -m pytest -q
+
+# snapkit against DVC into benchmarks/RESULTS.md. `make bench QUICK=1` runs in under 2 minutes;
+# BENCH_ARGS="--scenario take --reps 5" passes options (python -m benchmarks --help).
+$(BENCH_STAMP): pyproject.toml $(TEST_STAMP)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	touch $@
+
+bench: $(TEST_STAMP) $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check snapkit tests

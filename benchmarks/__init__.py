@@ -1,0 +1,18 @@
+"""snapkit against DVC, side by side, on the same data in the same run (issue 6).
+
+    python -m benchmarks [--quick] [--scenario NAME ...] [--reps N] [--scale N]
+                         [--out benchmarks/RESULTS.md] [--json results.json]
+
+Scenarios (each tool through its own command line, one subprocess per measured step):
+
+- take: cold `snap take` (fresh store, empty SNAP_CACHE_DIR) vs cold `dvc add` (fresh
+  `dvc init --no-scm` repo and cache); also "just read + BLAKE3-hash the data";
+- restore: `snap restore` into an empty folder vs `dvc checkout` after removing the data;
+- retake / growth: after the 1% modification, take again vs `dvc add` again, and how many
+  bytes the store vs the DVC cache grew by;
+- push / pull: `snap take` straight into S3 and `snap restore` from it (fresh folder, empty
+  cache) vs `dvc push` and `dvc pull` in a fresh clone, against a moto server on 127.0.0.1.
+
+Modules: datasets.py (+ emails.py) make the data, tools/ wrap each tool, measure.py times
+a subprocess and reads its peak RSS, runner.py alternates, report.py and results.py write.
+"""

@@ -1,0 +1,1 @@
+"""The tools under test, each run through its own command line as subprocesses."""

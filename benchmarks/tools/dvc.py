@@ -1,0 +1,93 @@
+"""DVC through its command line (`.venv/bin/dvc`), each repository fresh (`dvc init --no-scm`).
+
+Analytics are off; site cache (state db), global and system config live in the workspace,
+so no run sees another's state. The cache is DVC's default (`.dvc/cache`, link type
+`reflink,copy`: copies on ext4).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from benchmarks.datasets import apply_modification
+from benchmarks.measure import run, tree_bytes
+from benchmarks.tools.base import (
+    BIN,
+    GROWTH,
+    PULL,
+    PUSH,
+    RESTORE,
+    RETAKE,
+    TAKE,
+    Job,
+    Sample,
+    base_env,
+    command_version,
+    measured,
+    remove,
+)
+
+DVC = BIN / "dvc"
+
+
+class Dvc:
+    name = "dvc"
+
+    def version(self) -> str:
+        return command_version([DVC, "--version"])
+
+    def local(self, job: Job, scenarios: frozenset[str]) -> list[Sample]:
+        """Cold `dvc add` in a fresh repo; `dvc checkout` after removing the data (warm
+        cache); the 1% modification and `dvc add` again."""
+        ws = job.workspace
+        data = job.fresh_data(ws / "data")
+        env = self._init(ws)
+        samples = [job.timed(self.name, TAKE, measured([DVC, "add", "-q", "data"], ws, env))]
+        if RESTORE in scenarios:
+            remove(data)
+            checkout = measured([DVC, "checkout", "-q"], ws, env)
+            samples.append(job.timed(self.name, RESTORE, checkout))
+        if scenarios & {RETAKE, GROWTH}:
+            apply_modification(job.dataset_root, data)
+            cache = ws / ".dvc" / "cache"
+            before = tree_bytes(cache)
+            readd = measured([DVC, "add", "-q", "data"], ws, env)
+            samples.append(job.timed(self.name, RETAKE, readd))
+            samples.append(job.stored(self.name, GROWTH, tree_bytes(cache) - before))
+        return samples
+
+    def s3(self, job: Job, scenarios: frozenset[str]) -> list[Sample]:
+        """`dvc add` (not timed) and `dvc push` to an S3 remote on the moto server; then
+        `dvc pull` in a fresh clone (the `.dvc` file and config, no cache)."""
+        repo = job.workspace / "repo"
+        job.fresh_data(repo / "data")
+        env = self._init(repo)
+        run([DVC, "add", "-q", "data"], repo, env)
+        run([DVC, "remote", "add", "-d", "s3", f"s3://{job.bucket}/dvc"], repo, env)
+        run([DVC, "remote", "modify", "s3", "endpointurl", str(job.s3_endpoint)], repo, env)
+        push = measured([DVC, "push", "-q"], repo, env)
+        samples = [job.timed(self.name, PUSH, push)]
+        if PULL in scenarios:
+            clone = job.workspace / "clone"
+            clone_env = self._init(clone)
+            shutil.copyfile(repo / ".dvc" / "config", clone / ".dvc" / "config")
+            shutil.copyfile(repo / "data.dvc", clone / "data.dvc")
+            pull = measured([DVC, "pull", "-q"], clone, clone_env)
+            samples.append(job.timed(self.name, PULL, pull))
+        return samples
+
+    @staticmethod
+    def _init(repo: Path) -> dict[str, str]:
+        """`dvc init --no-scm` in `repo`; the environment to run DVC there with."""
+        repo.mkdir(parents=True, exist_ok=True)
+        env = base_env(repo)
+        env["DVC_NO_ANALYTICS"] = "1"
+        for var, sub in (
+            ("DVC_SITE_CACHE_DIR", "site"),
+            ("DVC_GLOBAL_CONFIG_DIR", "global"),
+            ("DVC_SYSTEM_CONFIG_DIR", "system"),
+        ):
+            env[var] = str(repo / ".dvc-env" / sub)
+        run([DVC, "init", "--no-scm", "-q"], repo, env)
+        return env
