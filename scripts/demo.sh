@@ -63,7 +63,7 @@ show snap run pipelines/spam --config production
 show snap runs
 
 step "12. Restore exactly what the train step of the first run saw, and rerun it"
-first=$(snap runs --json | python -c "import json,sys; print(json.load(sys.stdin)[0]['id'])")
+first=$(snap runs --json | python -c "import json,sys; print(json.load(sys.stdin)[-1]['id'])")
 show snap restore "$first:train"
 show snap rerun "$first:train"
 show snap lineage "$first:preprocess"

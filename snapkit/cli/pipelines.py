@@ -167,7 +167,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
                     "started": r.started,
                     "finished": r.finished,
                 }
-                for r in records
+                for r in reversed(records)  # newest first, as in the text listing
             ]
         )
         return

@@ -215,6 +215,7 @@ def now_differs(
         python_version(),
         packages_digest(installed_packages()),
         deps,
+        recorded.suites,  # suites check outputs, they do not make them: not a rerun concern
     )
     notes = current.differences(recorded)
     if current.packages != recorded.packages:
