@@ -39,7 +39,14 @@ def run() -> None:
     """
 
 
-@run.command("start", hidden=True)
+class _StartCommand(click.Command):
+    """The hidden `start` command shows its usage as what the user types: snap run PIPELINE."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("snap run", "PIPELINE [OPTIONS]")
+
+
+@run.command("start", hidden=True, cls=_StartCommand)
 @click.argument("pipeline", type=click.Path(exists=True, path_type=str))
 @click.option("-c", "--config", help="Configuration of the pipeline (e.g. experiment, production).")
 @click.option(
