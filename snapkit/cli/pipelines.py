@@ -154,6 +154,10 @@ def show_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
             click.echo(f"    cache hit    outputs of run {s.cached_from}")
         if s.exit_code is not None:
             click.echo(f"    exit code    {s.exit_code} after {s.seconds:.2f}s")
+        for v in s.validations:
+            verdict = "passed" if v.get("success") else "FAILED"
+            counts = f"{v.get('successful', 0)}/{v.get('evaluated', 0)} expectations"
+            click.echo(f"    validation   {v.get('file')}: {v.get('suite')} {verdict} ({counts})")
 
 
 @click.command()

@@ -122,3 +122,22 @@ def test_editing_a_suite_checks_the_step_again(tmp_path: Path):
         again = store.run(pipe)
     assert again.step("make").status == "succeeded" and again.step("make").validations
     assert again.step("report").status == "cached"  # same outputs: the consumer is unchanged
+
+
+def test_run_show_prints_the_validations(tmp_path: Path):
+    from tests.cli.conftest import run_snap
+
+    pipe = make_project(tmp_path, "error")
+    with open_store(tmp_path) as store:
+        run = store.run(pipe)
+    shown = run_snap(
+        "--store",
+        str(tmp_path / ".snap"),
+        "run",
+        "show",
+        run.id,
+        cwd=tmp_path,
+        env={"SNAP_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "validation   out/people.parquet: ../suites/people.json passed (9/9" in shown.stdout
