@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from blake3 import blake3
@@ -167,21 +167,36 @@ class ObjectStore:
             return data
         raise NotFound(f"chunk {chunk_id} is not in the store")
 
-    def fetch(self, chunk_ids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+    def fetch(
+        self,
+        chunk_ids: Iterable[str],
+        sink: Callable[[str, bytes], None] | None = None,
+    ) -> Iterator[tuple[str, bytes]]:
         """Yield (chunk id, verified bytes) for each distinct chunk, grouped by pack.
 
         Neighbouring chunks of one pack are read with one ranged request; requests run
         in parallel; every chunk is checked against its BLAKE3 before it is yielded.
+        With `sink`, the reading threads hand each verified chunk to it themselves (so
+        writing overlaps reading and decoding) and nothing is yielded.
         """
         groups = self._plan_reads(chunk_ids)
+
+        def read(group: list[tuple[str, BlobEntry]]) -> list[tuple[str, bytes]]:
+            chunks = self._read_group(group)
+            if sink is None:
+                return chunks
+            for cid, data in chunks:
+                sink(cid, data)
+            return []
+
         with ThreadPoolExecutor(self.read_threads) as pool:
             window = self.read_threads * 2
-            pending = [pool.submit(self._read_group, g) for g in groups[:window]]
+            pending = [pool.submit(read, g) for g in groups[:window]]
             nxt = window
             while pending:
                 result = pending.pop(0).result()
                 if nxt < len(groups):
-                    pending.append(pool.submit(self._read_group, groups[nxt]))
+                    pending.append(pool.submit(read, groups[nxt]))
                     nxt += 1
                 yield from result
 

@@ -370,10 +370,14 @@ def _stage_batch(
                 targets[cid].append((fds[i], offset))
                 offset += repo.objects.locate(cid).raw_length
             os.ftruncate(fds[i], e.size)
-        for cid, data in repo.objects.fetch(targets):
+
+        def write(cid: str, data: bytes) -> None:  # called from the reading threads
             for fd, offset in targets[cid]:
-                _pwrite_all(fd, data, offset)
+                _pwrite_all(fd, data, offset)  # positional: safe from several threads
                 progress.advance(len(data))
+
+        for _ in repo.objects.fetch(targets, sink=write):
+            pass
     except BaseException:
         for fd in fds.values():
             os.close(fd)
