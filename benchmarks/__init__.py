@@ -15,4 +15,5 @@ Scenarios (each tool through its own command line, one subprocess per measured s
 
 Modules: datasets.py (+ emails.py) make the data, tools/ wrap each tool, measure.py times
 a subprocess and reads its peak RSS, runner.py alternates, report.py and results.py write.
+`python -m benchmarks.profile` runs snapkit's side under py-spy and prints where time goes.
 """

@@ -40,7 +40,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="also run many-small with SCALE× the files (requirement 4)",
     )
     p.add_argument("--work", type=Path, default=HERE / "work", help="datasets and workspaces")
-    p.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="markdown report")
+    p.add_argument(
+        "--out", type=Path, default=HERE / "RESULTS.md", help="markdown report (- for none)"
+    )
     p.add_argument("--label", help="section of --out to (re)write; default from the options")
     p.add_argument("--json", type=Path, help="also write every sample as JSON here")
     args = p.parse_args(argv)
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     body = render(args, plan, samples, shlex.join(["python", "-m", "benchmarks", *argv]), load)
     print("\n" + body)
     print(f"\n(whole run {time.perf_counter() - started:.0f}s)")
-    if args.out:
+    if str(args.out) != "-":
         write_section(args.out, args.label or default_label(args), body)
     if args.json:
         args.json.write_text(json.dumps([asdict(s) for s in samples], indent=1))

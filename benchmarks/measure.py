@@ -1,4 +1,4 @@
-"""Run one command as a subprocess and measure it: wall time and peak RSS (from wait4)."""
+"""Run one command as a subprocess and measure it: wall time and peak RSS (GNU time)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class CommandFailed(RuntimeError):
 @dataclass(frozen=True)
 class Measurement:
     seconds: float
-    peak_rss: int  # bytes: the largest resident set of the process (and children it waited for)
+    peak_rss: int  # bytes: the largest resident set of the command (and children it waited for)
     stdout: str
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from benchmarks.datasets import copy_tree
-from benchmarks.measure import Measurement, run
+from benchmarks.measure import CommandFailed, Measurement, run, tree_bytes
 
 TAKE = "take"  # cold take / cold `dvc add`
 RETAKE = "retake"  # take again after the 1% modification / `dvc add` again
@@ -62,6 +62,13 @@ class Job:
 
     def stored(self, tool: str, scenario: str, size: int) -> Sample:
         return Sample(scenario, self.dataset, tool, self.rep, stored_bytes=size)
+
+    def check_restored(self, folder: Path) -> None:
+        """Fail unless `folder` holds as many bytes as the dataset's v1 (a cheap sanity check
+        that a restore or pull really brought the data back; not timed)."""
+        got, want = tree_bytes(folder), tree_bytes(self.dataset_root / "v1")
+        if got != want:
+            raise CommandFailed(f"{folder} holds {got} bytes after restoring, expected {want}")
 
     def fresh_data(self, target: Path) -> Path:
         """A copy of the dataset's v1 at `target`, flushed to disk (no writeback later)."""

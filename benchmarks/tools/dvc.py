@@ -48,6 +48,7 @@ class Dvc:
             remove(data)
             checkout = measured([DVC, "checkout", "-q"], ws, env)
             samples.append(job.timed(self.name, RESTORE, checkout))
+            job.check_restored(data)
         if scenarios & {RETAKE, GROWTH}:
             apply_modification(job.dataset_root, data)
             cache = ws / ".dvc" / "cache"
@@ -64,23 +65,27 @@ class Dvc:
         job.fresh_data(repo / "data")
         env = self._init(repo)
         run([DVC, "add", "-q", "data"], repo, env)
-        run([DVC, "remote", "add", "-d", "s3", f"s3://{job.bucket}/dvc"], repo, env)
-        run([DVC, "remote", "modify", "s3", "endpointurl", str(job.s3_endpoint)], repo, env)
+        _set_remote(repo / ".dvc" / "config", f"s3://{job.bucket}/dvc", str(job.s3_endpoint))
         push = measured([DVC, "push", "-q"], repo, env)
         samples = [job.timed(self.name, PUSH, push)]
         if PULL in scenarios:
             clone = job.workspace / "clone"
-            clone_env = self._init(clone)
-            shutil.copyfile(repo / ".dvc" / "config", clone / ".dvc" / "config")
-            shutil.copyfile(repo / "data.dvc", clone / "data.dvc")
-            pull = measured([DVC, "pull", "-q"], clone, clone_env)
+            _clone(repo, clone)
+            pull = measured([DVC, "pull", "-q"], clone, self._env(clone))
             samples.append(job.timed(self.name, PULL, pull))
+            job.check_restored(clone / "data")
         return samples
 
-    @staticmethod
-    def _init(repo: Path) -> dict[str, str]:
+    @classmethod
+    def _init(cls, repo: Path) -> dict[str, str]:
         """`dvc init --no-scm` in `repo`; the environment to run DVC there with."""
         repo.mkdir(parents=True, exist_ok=True)
+        env = cls._env(repo)
+        run([DVC, "init", "--no-scm", "-q"], repo, env)
+        return env
+
+    @staticmethod
+    def _env(repo: Path) -> dict[str, str]:
         env = base_env(repo)
         env["DVC_NO_ANALYTICS"] = "1"
         for var, sub in (
@@ -89,5 +94,21 @@ class Dvc:
             ("DVC_SYSTEM_CONFIG_DIR", "system"),
         ):
             env[var] = str(repo / ".dvc-env" / sub)
-        run([DVC, "init", "--no-scm", "-q"], repo, env)
         return env
+
+
+def _set_remote(config: Path, url: str, endpoint: str) -> None:
+    """What `dvc remote add -d s3 URL` and `dvc remote modify s3 endpointurl …` write
+    (through configobj, as DVC does), without two more DVC start-ups per repetition."""
+    from configobj import ConfigObj
+
+    conf = ConfigObj(str(config))
+    conf.setdefault("core", {})["remote"] = "s3"
+    conf['remote "s3"'] = {"url": url, "endpointurl": endpoint}
+    conf.write()
+
+
+def _clone(repo: Path, clone: Path) -> None:
+    """What a git clone of the repo holds: `.dvc/` without cache and tmp, and `data.dvc`."""
+    shutil.copytree(repo / ".dvc", clone / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp"))
+    shutil.copyfile(repo / "data.dvc", clone / "data.dvc")

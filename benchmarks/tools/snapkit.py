@@ -47,6 +47,7 @@ class Snapkit:
         if RESTORE in scenarios:
             restore = ["--store", store, "restore", "v1", ws / "restored"]
             samples.append(self._snap(job, RESTORE, restore, env))
+            job.check_restored(ws / "restored")
         if scenarios & {RETAKE, GROWTH}:
             apply_modification(job.dataset_root, data)
             before = tree_bytes(store)
@@ -66,6 +67,7 @@ class Snapkit:
             pull_env = self._env(ws, ws / "cache-pull", job.s3_endpoint)
             pull = ["--store", store, "restore", "v1", ws / "pulled"]
             samples.append(self._snap(job, PULL, pull, pull_env))
+            job.check_restored(ws / "pulled")
         return samples
 
     def _snap(self, job: Job, scenario: str, args: list[str | Path], env: dict[str, str]) -> Sample:
