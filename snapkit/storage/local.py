@@ -78,14 +78,7 @@ class LocalStorage(Storage):
         return data, content_etag(data)
 
     def size(self, key: str) -> int:
-        path = self._path(key)
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise _read_error(exc, key, self.url) from exc
-        if not stat.S_ISREG(st.st_mode):
-            raise NotFound(f"no object {key} in {self.url}")
-        return st.st_size
+        return self.stat(key).size
 
     def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)
