@@ -24,7 +24,7 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 test: $(TEST_STAMP)
-	$(BIN)/ruff check snapkit tests
+	$(BIN)/ruff check snapkit tests benchmarks
 	$(BIN)/python -m pytest -q
 
 # snapkit against DVC into benchmarks/RESULTS.md. `make bench QUICK=1` runs in under 2 minutes;
@@ -37,7 +37,7 @@ bench: $(TEST_STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check snapkit tests
+	$(BIN)/ruff check snapkit tests benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
