@@ -117,6 +117,7 @@ class Store:
             source_label=label,
             labels=tuple(sorted((labels or {}).items())),
             include=tuple(paths),
+            find_parent=False,
         )
         with self._shared("take"):
             return take_snapshot(self.repo, Path(os.path.abspath(root)), options, progress)

@@ -44,6 +44,9 @@ class TakeOptions:
     source_label: str | None = None  # how the source is recorded (default: its path)
     labels: tuple[tuple[str, str], ...] = ()
     include: tuple[str, ...] | None = None  # only these paths under the source (step deps/outs)
+    # Look up the newest earlier snapshot of the source as parent. It reads every snapshot
+    # record, so pipeline step snapshots (whose lineage is the run record) skip it.
+    find_parent: bool = True
     threads: int = 0  # 0: chosen from the CPU count
 
 
@@ -89,7 +92,7 @@ def take(
         user=_user(),
         message=options.message,
         tags=tuple(options.tags),
-        parent=_latest_of(repo, label),
+        parent=_latest_of(repo, label) if options.find_parent else None,
         summary=Summary(
             files=len(files),
             dirs=sum(1 for e in entries if e.kind == "dir"),
