@@ -14,6 +14,9 @@ from snapkit.objects.packs import BlobEntry, PackBuilder, encode_blob
 from snapkit.objects.store import ObjectStore, pack_key
 
 PACK_TARGET = 32 << 20
+# Room past the target in a pack's buffer: the blob that crosses it (a chunk is at most
+# 4 MiB by default) plus the header.
+_SLACK = (4 << 20) + (256 << 10)
 
 
 class PackWriter:
@@ -27,14 +30,17 @@ class PackWriter:
         upload_threads: int = 4,
         index_every: int = 8,
         dedupe: bool = True,
+        keep_written: bool = False,
     ) -> None:
         self.objects = objects
         self.pack_target = pack_target
         self.index_every = index_every
         self.dedupe = dedupe  # False when repacking: the chunks are in packs about to go
+        self.keep_written = keep_written  # gc needs the entries of the packs it wrote
         self.written: list[tuple[str, int, dict[str, BlobEntry]]] = []
         self._lock = threading.Lock()
-        self._builder = PackBuilder()
+        self._free: list[PackBuilder] = []  # buffers of uploaded packs, reused
+        self._builder = self._new_builder()
         self._reserved: set[str] = set()
         self._pool = ThreadPoolExecutor(upload_threads, thread_name_prefix="snap-upload")
         self._slots = threading.BoundedSemaphore(upload_threads)
@@ -65,8 +71,14 @@ class PackWriter:
     def _seal_if_full(self, force: bool = False) -> PackBuilder | None:
         if len(self._builder) == 0 or (self._builder.size < self.pack_target and not force):
             return None
-        sealed, self._builder = self._builder, PackBuilder()
+        sealed, self._builder = self._builder, self._new_builder()
         return sealed
+
+    def _new_builder(self) -> PackBuilder:
+        """Under the lock (or before any thread runs): a reused buffer if one is free."""
+        if self._free:
+            return self._free.pop().reset()
+        return PackBuilder(self.pack_target + _SLACK)
 
     def _submit(self, builder: PackBuilder) -> None:
         self._raise_failed()
@@ -77,13 +89,20 @@ class PackWriter:
             self._futures.append(future)
 
     def _upload(self, builder: PackBuilder) -> None:
-        pack_id, body, entries = builder.finish()
-        self.objects.storage.put_if_absent(pack_key(pack_id), body)
-        self.objects.add_pack(pack_id, len(body), entries)
+        try:
+            pack_id, body, entries = builder.finish()
+            size = len(body)
+            self.objects.storage.put_if_absent(pack_key(pack_id), body)
+            del body
+        finally:
+            with self._lock:
+                self._free.append(builder)
+        self.objects.add_pack(pack_id, size, entries)
         with self._lock:
             self.packs_written += 1
-            self._unindexed.append((pack_id, len(body), entries))
-            self.written.append((pack_id, len(body), entries))
+            self._unindexed.append((pack_id, size, entries))
+            if self.keep_written:
+                self.written.append((pack_id, size, entries))
             batch = self._take_unindexed(self.index_every)
         if batch:
             self.objects.write_index(batch)

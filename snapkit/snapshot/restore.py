@@ -303,11 +303,21 @@ def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> Rest
     return RestoreResult(plan, len(staged), plan.bytes_to_write, len(plan.delete))
 
 
-def _inside(plan: Plan, path: Path) -> None:
-    """Refuse a destination whose real folder is not inside the target (symlinked parents)."""
-    real_target = os.path.realpath(plan.target)
-    real_parent = os.path.realpath(path.parent)
-    if real_parent != real_target and not real_parent.startswith(real_target + os.sep):
+def _inside(plan: Plan, path: Path, seen: dict[str, bool] | None = None) -> None:
+    """Refuse a destination whose real folder is not inside the target (symlinked parents).
+
+    `seen` caches the verdict per parent folder within one batch: a restore of many small
+    files otherwise resolves the same folders (realpath, an lstat per component) per file.
+    """
+    parent = str(path.parent)
+    ok = seen.get(parent) if seen is not None else None
+    if ok is None:
+        real_target = os.path.realpath(plan.target)
+        real_parent = os.path.realpath(parent)
+        ok = real_parent == real_target or real_parent.startswith(real_target + os.sep)
+        if seen is not None:
+            seen[parent] = ok
+    if not ok:
         raise Refused(f"{path} would be written through a symlink outside {plan.target}")
 
 
@@ -358,10 +368,11 @@ def _stage_batch(
     staged: list[_Staged] = []
     fds: dict[int, int] = {}
     targets: dict[str, list[tuple[int, int]]] = defaultdict(list)  # chunk → (fd, offset)
+    seen: dict[str, bool] = {}
     try:
         for i, e in enumerate(batch):
             dest = plan.dest(e.path)
-            _inside(plan, dest)
+            _inside(plan, dest, seen)
             tmp = dest.parent / f".{dest.name[:100]}{TMP_MARK}{secrets.token_hex(4)}"
             fds[i] = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             staged.append(_Staged(e, dest, tmp))
@@ -378,6 +389,9 @@ def _stage_batch(
 
         for _ in repo.objects.fetch(targets, sink=write):
             pass
+        for i, e in enumerate(batch):  # through the open file: no path lookups at commit
+            os.fchmod(fds[i], e.mode)
+            os.utime(fds[i], ns=(e.mtime_ns, e.mtime_ns))
     except BaseException:
         for fd in fds.values():
             os.close(fd)
@@ -409,10 +423,7 @@ def _commit(plan: Plan, staged: list[_Staged]) -> None:
     """Rename staged files into place and set their metadata; then folders, then deletions."""
     try:
         for s in staged:
-            _clear_non_file(s.dest)
-            if s.entry.kind == "file":
-                os.chmod(s.tmp, s.entry.mode)
-                os.utime(s.tmp, ns=(s.entry.mtime_ns, s.entry.mtime_ns))
+            _clear_non_file(s.dest)  # (a file's mode and mtime were set when it was staged)
             os.replace(s.tmp, s.dest)
         for e in plan.touch:
             dest = plan.dest(e.path)
@@ -437,7 +448,11 @@ def _commit(plan: Plan, staged: list[_Staged]) -> None:
 
 def _clear_non_file(dest: Path) -> None:
     """A folder standing where a file goes (type change, allowed by the plan) is removed."""
-    if dest.is_dir() and not dest.is_symlink():
+    try:
+        is_dir = st.S_ISDIR(os.lstat(dest).st_mode)
+    except FileNotFoundError:
+        return
+    if is_dir:
         shutil.rmtree(dest)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from snapkit.errors import NotFound, from_os_error
+from snapkit.errors import NotFound, UsageError, from_os_error
 from snapkit.snapshot.ignore import Ignore
 
 TMP_MARK = ".snaptmp-"
@@ -83,6 +83,7 @@ def _walk(abs_dir: str, rel_dir: str, ignore: Ignore) -> Iterator[ScanItem]:
         is_dir = st.S_ISDIR(s.st_mode)
         if ignore.excluded(rel, is_dir):
             continue
+        _check_name(rel, entry.path)
         if is_dir:
             yield ScanItem(rel, entry.path, "dir", s)
             yield from _walk(entry.path, rel, ignore)
@@ -93,5 +94,20 @@ def _walk(abs_dir: str, rel_dir: str, ignore: Ignore) -> Iterator[ScanItem]:
 
 def _item(rel: str, abspath: str, s: os.stat_result) -> ScanItem:
     if st.S_ISLNK(s.st_mode):
-        return ScanItem(rel, abspath, "symlink", s, os.readlink(abspath))
+        target = os.readlink(abspath)
+        _check_name(target, abspath, "the target of the symlink")
+        return ScanItem(rel, abspath, "symlink", s, target)
     return ScanItem(rel, abspath, "file", s)
+
+
+def _check_name(name: str, abspath: str, what: str = "the name of") -> None:
+    """Trees store paths as UTF-8; a name that is not (Python keeps its bytes as lone
+    surrogates) is refused up front, before anything is read."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(abspath).decode("utf-8", errors="backslashreplace")
+        raise UsageError(
+            f"{what} {shown} is not valid UTF-8, which snapshots cannot record; "
+            "rename it, or leave it out with --exclude or .snapignore"
+        ) from None

@@ -155,6 +155,7 @@ class FsspecStorage(Storage):
 
     def _pipe(self, path: str, data: bytes, mode: str) -> None:
         """Write a file, creating its parent folder on filesystems that need one."""
+        data = bytes(data)  # some filesystems (memory://) keep what they are given
         try:
             self.fs.pipe_file(path, data, mode=mode)
         except FileNotFoundError:

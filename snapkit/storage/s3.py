@@ -12,6 +12,7 @@ creates buckets.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,13 +142,13 @@ class S3Storage(Storage):
 
     def put(self, key: str, data: bytes) -> None:
         with self._errors("write", key):
-            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=_body(data))
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         with self._errors("write", key):
             try:
                 self.client.put_object(
-                    Bucket=self.bucket, Key=self._name(key), Body=data, IfNoneMatch="*"
+                    Bucket=self.bucket, Key=self._name(key), Body=_body(data), IfNoneMatch="*"
                 )
             except ClientError as exc:
                 if _code(exc) in _PRECONDITION:
@@ -164,7 +165,7 @@ class S3Storage(Storage):
         with self._errors("write", key):
             try:
                 resp = self.client.put_object(
-                    Bucket=self.bucket, Key=self._name(key), Body=data, **condition
+                    Bucket=self.bucket, Key=self._name(key), Body=_body(data), **condition
                 )
             except ClientError as exc:
                 # If-Match on a missing key answers 404: the precondition failed all the same.
@@ -264,3 +265,40 @@ def _no_bucket(bucket: str) -> StoreUnavailable:
         hint="snapkit does not create buckets: create it (aws s3 mb s3://" + bucket + ") or "
         "check the store URL, the region and AWS_ENDPOINT_URL",
     )
+
+
+class _ViewReader(io.RawIOBase):
+    """A seekable file over a memoryview, so a pack's buffer is sent without a copy.
+
+    botocore takes bytes, bytearray or a file for `Body` (not a memoryview); it reads a file
+    to checksum and sign it, then seeks back to send it (and again on a retry).
+    """
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view.cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), len(self._view) - self._pos)
+        buffer[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def _body(data: bytes | bytearray | memoryview) -> bytes | bytearray | _ViewReader:
+    return _ViewReader(data) if isinstance(data, memoryview) else data
