@@ -9,6 +9,7 @@ index was written (a killed take) be indexed again by reading only its tail.
 from __future__ import annotations
 
 import json
+import mmap
 import struct
 import threading
 from dataclasses import dataclass
@@ -94,7 +95,9 @@ class PackBuilder:
     """
 
     def __init__(self, capacity: int) -> None:
-        self._buf = bytearray(capacity)
+        # An anonymous mapping rather than bytearray(capacity), which zero-fills (touches)
+        # every page up front: a small take's single pack costs only the pages it fills.
+        self._buf = mmap.mmap(-1, capacity)
         self._size = 0
         self._entries: list[list[object]] = []
 
@@ -119,7 +122,7 @@ class PackBuilder:
         end = self._size + len(data)
         if end > len(self._buf):  # only past the capacity asked for: move to a bigger buffer
             # (a new one rather than growing in place: a view of the old may still be out)
-            bigger = bytearray(max(end, len(self._buf) * 5 // 4))
+            bigger = mmap.mmap(-1, max(end, len(self._buf) * 5 // 4))
             bigger[: self._size] = memoryview(self._buf)[: self._size]
             self._buf = bigger
         self._buf[self._size : end] = data

@@ -27,6 +27,10 @@ from snapkit.storage.base import Storage
 
 MAX_GAP = 1 << 20  # read through gaps up to 1 MiB rather than issue another request
 MAX_RANGE = 8 << 20  # bounds memory: at most 2 × read_threads ranges in flight
+# With a sink (restore), a thread's range is freed once written, so up to a whole pack is
+# read with one request: fewer requests on S3 (and moto's server reads the whole object for
+# every ranged GET).
+MAX_RANGE_SINK = 20 << 20
 
 
 def pack_key(pack_id: str) -> str:
@@ -179,7 +183,7 @@ class ObjectStore:
         With `sink`, the reading threads hand each verified chunk to it themselves (so
         writing overlaps reading and decoding) and nothing is yielded.
         """
-        groups = self._plan_reads(chunk_ids)
+        groups = self._plan_reads(chunk_ids, MAX_RANGE if sink is None else MAX_RANGE_SINK)
 
         def read(group: list[tuple[str, BlobEntry]]) -> list[tuple[str, bytes]]:
             chunks = self._read_group(group)
@@ -200,7 +204,9 @@ class ObjectStore:
                     nxt += 1
                 yield from result
 
-    def _plan_reads(self, chunk_ids: Iterable[str]) -> list[list[tuple[str, BlobEntry]]]:
+    def _plan_reads(
+        self, chunk_ids: Iterable[str], max_range: int
+    ) -> list[list[tuple[str, BlobEntry]]]:
         by_pack: dict[str, dict[str, BlobEntry]] = defaultdict(dict)
         for cid in chunk_ids:
             entry = self.locate(cid)
@@ -212,7 +218,7 @@ class ObjectStore:
                 if current:
                     start = current[0][1].offset
                     end = current[-1][1].offset + current[-1][1].length
-                    if e.offset - end > MAX_GAP or e.offset + e.length - start > MAX_RANGE:
+                    if e.offset - end > MAX_GAP or e.offset + e.length - start > max_range:
                         groups.append(current)
                         current = []
                 current.append((cid, e))

@@ -13,14 +13,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from snapkit.objects.packs import BlobEntry, PackBuilder, encode_blob
 from snapkit.objects.store import ObjectStore, pack_key
 
-PACK_TARGET = 32 << 20
+# 16 MiB packs (restic's default too): few requests per GB, and with 4 uploads in flight
+# plus the pack being filled a take holds ≈100 MiB of pack buffers.
+PACK_TARGET = 16 << 20
 # Room past the target in a pack's buffer: the blob that crosses it (a chunk is at most
 # 4 MiB by default) plus the header.
 _SLACK = (4 << 20) + (256 << 10)
 
 
 class PackWriter:
-    """Thread-safe sink for chunks. Use as a context manager or call `flush()` at the end."""
+    """Thread-safe sink for chunks. Use as a context manager or call `flush()` at the end.
+
+    Memory is bounded by the number of pack buffers: one being filled plus one per upload
+    thread. When all are full or uploading, `add` waits for an upload to hand one back.
+    """
 
     def __init__(
         self,
@@ -38,12 +44,12 @@ class PackWriter:
         self.dedupe = dedupe  # False when repacking: the chunks are in packs about to go
         self.keep_written = keep_written  # gc needs the entries of the packs it wrote
         self.written: list[tuple[str, int, dict[str, BlobEntry]]] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._buffers_left = upload_threads + 1  # buffers that may still be allocated
         self._free: list[PackBuilder] = []  # buffers of uploaded packs, reused
-        self._builder = self._new_builder()
+        self._builder: PackBuilder | None = self._next_builder()
         self._reserved: set[str] = set()
         self._pool = ThreadPoolExecutor(upload_threads, thread_name_prefix="snap-upload")
-        self._slots = threading.BoundedSemaphore(upload_threads)
         self._futures: list[Future[None]] = []
         self._unindexed: list[tuple[str, int, dict[str, BlobEntry]]] = []
         self.new_bytes = 0  # stored (compressed) bytes of chunks this writer added
@@ -59,6 +65,8 @@ class PackWriter:
             self._reserved.add(chunk_id)
         stored, codec = encode_blob(data)
         with self._lock:
+            while self._builder is None:  # every buffer is full or uploading
+                self._lock.wait()
             self._builder.add(chunk_id, stored, len(data), codec)
             self.new_bytes += len(stored)
             self.new_raw_bytes += len(data)
@@ -69,22 +77,35 @@ class PackWriter:
         return True
 
     def _seal_if_full(self, force: bool = False) -> PackBuilder | None:
-        if len(self._builder) == 0 or (self._builder.size < self.pack_target and not force):
+        """Under the lock: take the current pack if it is full (or any, with `force`)."""
+        builder = self._builder
+        if builder is None or len(builder) == 0:
             return None
-        sealed, self._builder = self._builder, self._new_builder()
-        return sealed
+        if builder.size < self.pack_target and not force:
+            return None
+        self._builder = self._next_builder()
+        return builder
 
-    def _new_builder(self) -> PackBuilder:
-        """Under the lock (or before any thread runs): a reused buffer if one is free."""
+    def _next_builder(self) -> PackBuilder | None:
+        """Under the lock: a free buffer, a new one while under the limit, else None."""
         if self._free:
             return self._free.pop().reset()
-        return PackBuilder(self.pack_target + _SLACK)
+        if self._buffers_left > 0:
+            self._buffers_left -= 1
+            return PackBuilder(self.pack_target + _SLACK)
+        return None
+
+    def _give_back(self, builder: PackBuilder) -> None:
+        with self._lock:
+            if self._builder is None:
+                self._builder = builder.reset()
+            else:
+                self._free.append(builder)
+            self._lock.notify_all()
 
     def _submit(self, builder: PackBuilder) -> None:
         self._raise_failed()
-        self._slots.acquire()  # bounds memory: at most upload_threads packs in flight
         future = self._pool.submit(self._upload, builder)
-        future.add_done_callback(lambda _f: self._slots.release())
         with self._lock:
             self._futures.append(future)
 
@@ -95,8 +116,7 @@ class PackWriter:
             self.objects.storage.put_if_absent(pack_key(pack_id), body)
             del body
         finally:
-            with self._lock:
-                self._free.append(builder)
+            self._give_back(builder)
         self.objects.add_pack(pack_id, size, entries)
         with self._lock:
             self.packs_written += 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,9 @@ from snapkit.objects.packs import (
     parse_pack_header,
     parse_pack_tail,
 )
-from snapkit.objects.store import pack_key
+from snapkit.objects.store import ObjectStore, pack_key
 from snapkit.objects.writer import PackWriter
+from snapkit.storage.local import LocalStorage
 from tests.helpers import random_bytes, write
 
 
@@ -107,3 +110,51 @@ def test_file_name_that_is_not_utf8_is_refused_before_anything_is_stored(
     assert store.log() == []
     store.take(data, exclude=["bad*"], tags=["v1"])
     assert [e.path for e in store.ls("v1")] == ["ok.txt"]
+
+
+class _GatedStorage(LocalStorage):
+    """Pack uploads wait until the test opens the gate: a slow store."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.gate = threading.Event()
+        self.waiting = 0
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        if key.startswith("data/"):
+            self.waiting += 1
+            self.gate.wait(30)
+        return super().put_if_absent(key, data)
+
+
+def test_writer_memory_is_bounded_when_uploads_are_slow(tmp_path: Path) -> None:
+    """One buffer filling plus one per upload thread: then `add` waits, nothing is lost."""
+    storage = _GatedStorage(tmp_path / "store")
+    storage.create()
+    objects = ObjectStore(storage)
+    chunks = {f"{i:064x}": random_bytes(30_000, seed=i) for i in range(40)}
+    writer = PackWriter(objects, pack_target=50_000, upload_threads=2)
+    added: list[str] = []
+
+    def producer() -> None:
+        for cid, data in chunks.items():
+            writer.add(cid, data)
+            added.append(cid)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while storage.waiting < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert thread.is_alive()  # blocked: every buffer is full or uploading
+    assert len(added) < len(chunks)
+    assert writer._buffers_left == 0 and not writer._free
+    storage.gate.set()
+    thread.join(10)
+    writer.flush()
+    writer.close()
+    assert len(added) == len(chunks)
+    for cid, data in chunks.items():
+        entry = objects.locate(cid)
+        assert _blobs_of(storage.get(pack_key(entry.pack)), entry.pack)[cid] == data
