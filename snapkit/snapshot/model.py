@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ Kind = Literal["file", "dir", "symlink"]
 SNAPSHOT_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TableFacts:
     """Rows, columns and schema of a Parquet or CSV file, recorded at take time."""
 
@@ -29,12 +30,16 @@ class TableFacts:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TableFacts:
+        intern = sys.intern  # the same columns repeat across a tree's files: one copy each
         return cls(
-            d["format"], int(d["rows"]), tuple(d["columns"]), tuple(tuple(p) for p in d["schema"])
+            intern(d["format"]),
+            int(d["rows"]),
+            tuple(intern(c) for c in d["columns"]),
+            tuple((intern(n), intern(t)) for n, t in d["schema"]),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """One row of a tree. `path` is relative, '/'-separated, never '..' nor absolute."""
 

@@ -7,6 +7,7 @@ import stat as st
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from snapkit.errors import NotFound, UsageError, from_os_error
 from snapkit.snapshot.ignore import Ignore
@@ -14,12 +15,27 @@ from snapkit.snapshot.ignore import Ignore
 TMP_MARK = ".snaptmp-"
 
 
-@dataclass(frozen=True)
+class FileStat(NamedTuple):
+    """The part of `os.stat_result` a take uses: a third of its memory per scanned file."""
+
+    st_mode: int
+    st_size: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    st_dev: int
+    st_ino: int
+
+
+def _slim(s: os.stat_result) -> FileStat:
+    return FileStat(s.st_mode, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_dev, s.st_ino)
+
+
+@dataclass(frozen=True, slots=True)
 class ScanItem:
     relpath: str  # '/'-separated, relative to the source root
     abspath: str
     kind: str  # file | dir | symlink
-    stat: os.stat_result
+    stat: FileStat
     link_target: str = ""
 
 
@@ -52,7 +68,7 @@ def _scan_one(source: Path, rel: str, ignore: Ignore) -> Iterator[ScanItem]:
     for i in range(1, len(parts)):  # the folders above the included path
         parent = "/".join(parts[:i])
         try:
-            yield ScanItem(parent, str(source / parent), "dir", os.lstat(source / parent))
+            yield ScanItem(parent, str(source / parent), "dir", _slim(os.lstat(source / parent)))
         except FileNotFoundError:
             return
     path = source / rel
@@ -61,7 +77,7 @@ def _scan_one(source: Path, rel: str, ignore: Ignore) -> Iterator[ScanItem]:
     except FileNotFoundError:
         return
     if st.S_ISDIR(s.st_mode):
-        yield ScanItem(rel, str(path), "dir", s)
+        yield ScanItem(rel, str(path), "dir", _slim(s))
         yield from _walk(str(path), rel, ignore)
     else:
         yield _item(rel, str(path), s)
@@ -85,7 +101,7 @@ def _walk(abs_dir: str, rel_dir: str, ignore: Ignore) -> Iterator[ScanItem]:
             continue
         _check_name(rel, entry.path)
         if is_dir:
-            yield ScanItem(rel, entry.path, "dir", s)
+            yield ScanItem(rel, entry.path, "dir", _slim(s))
             yield from _walk(entry.path, rel, ignore)
         elif st.S_ISREG(s.st_mode) or st.S_ISLNK(s.st_mode):
             yield _item(rel, entry.path, s)
@@ -96,8 +112,8 @@ def _item(rel: str, abspath: str, s: os.stat_result) -> ScanItem:
     if st.S_ISLNK(s.st_mode):
         target = os.readlink(abspath)
         _check_name(target, abspath, "the target of the symlink")
-        return ScanItem(rel, abspath, "symlink", s, target)
-    return ScanItem(rel, abspath, "file", s)
+        return ScanItem(rel, abspath, "symlink", _slim(s), target)
+    return ScanItem(rel, abspath, "file", _slim(s))
 
 
 def _check_name(name: str, abspath: str, what: str = "the name of") -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+from snapkit.snapshot.scan import FileStat
 
 RACY_NS = 1_000_000_000
 
@@ -32,8 +33,13 @@ class Cached:
     table: dict[str, object] | None
 
 
-def _key(s: os.stat_result) -> tuple[int, int, int, int, int]:
+def _key(s: FileStat) -> tuple[int, int, int, int, int]:
     return (s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
+
+
+# A loaded row: (dev, ino, size, mtime_ns, ctime_ns, hash, chunks, tables) as sqlite gives
+# them; parsed only on a hit, so the cache of a big tree costs one tuple per file.
+Row = tuple[int, int, int, int, int, str, str, str | None]
 
 
 class StatCache:
@@ -49,7 +55,7 @@ class StatCache:
         except sqlite3.Error:
             self._db = None  # a broken cache is only a slower take
 
-    def load_under(self, root: str) -> dict[str, tuple[tuple[int, ...], Cached]]:
+    def load_under(self, root: str) -> dict[str, Row]:
         """Every cached entry for paths under `root` (one query, not one per file)."""
         if self._db is None:
             return {}
@@ -62,25 +68,19 @@ class StatCache:
             ).fetchall()
         except sqlite3.Error:
             return {}
-        return {
-            r[0]: (
-                tuple(r[1:6]),
-                Cached(r[6], tuple(r[7].split()), json.loads(r[8]) if r[8] else None),
-            )
-            for r in rows
-        }
+        return {r[0]: r[1:] for r in rows}
 
-    def lookup(
-        self, cached: dict[str, tuple[tuple[int, ...], Cached]], path: str, s: os.stat_result
-    ) -> Cached | None:
-        hit = cached.get(path)
-        if hit is None or hit[0] != _key(s):
+    def lookup(self, cached: dict[str, Row], path: str, s: FileStat) -> Cached | None:
+        """The cached hash of `path` if its stat still matches. Each path is looked up once
+        per take, so its row is dropped from `cached` (memory shrinks as the take goes)."""
+        row = cached.pop(path, None)
+        if row is None or row[:5] != _key(s):
             return None
-        return hit[1]
+        return Cached(row[5], tuple(row[6].split()), json.loads(row[7]) if row[7] else None)
 
     def store(
         self,
-        items: list[tuple[str, os.stat_result, str, tuple[str, ...], dict | None]],
+        items: list[tuple[str, FileStat, str, tuple[str, ...], dict | None]],
         started_ns: int,
     ) -> None:
         """Record hashed files; `started_ns` is when the take began (before any read)."""

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from snapkit.snapshot.model import FileEntry, Snapshot, Summary, TableFacts
 from snapkit.snapshot.refs import check_name
 from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.scan import ScanItem, scan
-from snapkit.snapshot.statcache import Cached, StatCache
+from snapkit.snapshot.statcache import Row, StatCache
 from snapkit.snapshot.tables import CsvCounter, parquet_facts, table_format
 
 
@@ -70,7 +70,9 @@ def take(
         known = stat_cache.load_under(str(source))
         hasher = _Hasher(repo, progress)
         entries, fresh, reused = hasher.run(items, known, stat_cache, options.threads)
+        del items, known  # memory: only the entries are needed from here on
         stat_cache.store(fresh, started_ns)
+        del fresh
     except BaseException:
         # Packs this take uploaded may have no index object yet: forget what we learnt so
         # the next take re-reads the index (and re-indexes such packs) instead of trusting
@@ -123,7 +125,7 @@ class _Hasher:
     def run(
         self,
         items: list[ScanItem],
-        known: dict[str, tuple[tuple[int, ...], Cached]],
+        known: dict[str, Row],
         stat_cache: StatCache,
         threads: int,
     ) -> tuple[list[FileEntry], list, int]:
@@ -183,7 +185,7 @@ class _Hasher:
         facts = counter.facts() if counter else parquet_facts(item.abspath) if fmt else None
         entry = _file_entry(item, file_hash(ids), tuple(ids), facts)
         if size != item.stat.st_size:  # changed while read: record what we stored
-            entry = FileEntry(**{**entry.__dict__, "size": size})
+            entry = replace(entry, size=size)
         return entry
 
 

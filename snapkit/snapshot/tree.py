@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 
 import pyarrow as pa
@@ -115,25 +116,33 @@ def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
         # An Arrow buffer and no thread pool: pq.read_table(io.BytesIO(...)) made the process
         # abort at exit now and then ("terminate called without an active exception", the
         # thread-pool teardown race of apache/arrow#50482); a tree is small enough for one thread.
-        table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
+        batches = pq.ParquetFile(pa.BufferReader(data)).iter_batches(_BATCH_ROWS, use_threads=False)
+        out: list[FileEntry] = []
+        for batch in batches:  # one batch's Python columns at a time
+            out += _entries(batch.to_pydict())
     except (pa.ArrowException, OSError) as exc:
         raise CorruptObject(f"tree {tree_id} is unreadable: {exc}", key=f"trees/{tree_id}") from exc
-    cols = table.to_pydict()
-    out = []
+    return out
+
+
+def _entries(cols: dict[str, list]) -> Iterator[FileEntry]:
+    intern = sys.intern  # table columns and types repeat across files: one copy each
     for i, path in enumerate(cols["path"]):
         fmt = cols["table_format"][i]
         facts = None
         if fmt is not None:
             facts = TableFacts(
-                fmt,
+                intern(fmt),
                 cols["table_rows"][i],
-                tuple(cols["table_columns"][i] or ()),
-                tuple(tuple(p) for p in json.loads(cols["table_schema"][i] or "[]")),
+                tuple(intern(c) for c in cols["table_columns"][i] or ()),
+                tuple(
+                    (intern(n), intern(t)) for n, t in json.loads(cols["table_schema"][i] or "[]")
+                ),
             )
-        out.append(
+        yield (
             FileEntry(
                 path=path,
-                kind=cols["kind"][i],
+                kind=intern(cols["kind"][i]),
                 size=cols["size"][i],
                 mode=cols["mode"][i],
                 mtime_ns=cols["mtime_ns"][i],
@@ -143,4 +152,3 @@ def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
                 table=facts,
             )
         )
-    return out
