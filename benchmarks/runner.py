@@ -12,7 +12,7 @@ from pathlib import Path
 from benchmarks.datasets import Sizes, dataset_dir
 from benchmarks.s3 import create_bucket, moto_server, reset
 from benchmarks.tools.base import LOCAL_SCENARIOS, S3_SCENARIOS, TAKE, Job, Sample, Tool, remove
-from benchmarks.tools.baseline import HashBaseline
+from benchmarks.tools.baseline import CopyBaseline, HashBaseline
 
 Log = Callable[[str], None]
 
@@ -54,7 +54,7 @@ def run_plan(plan: Plan, log: Log = print) -> list[Sample]:
 
 def tool_order(plan: Plan, rep: int) -> list[Tool]:
     tools = list(plan.tools) if rep % 2 == 0 else list(reversed(plan.tools))
-    return [HashBaseline(), *tools] if TAKE in plan.scenarios else tools
+    return [HashBaseline(), CopyBaseline(), *tools] if TAKE in plan.scenarios else tools
 
 
 def run_job(plan: Plan, tool: Tool, job: Job, log: Log) -> list[Sample]:

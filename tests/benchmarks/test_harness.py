@@ -35,7 +35,7 @@ def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     samples = run_plan(plan, log=lambda _line: None)
     got = {(s.scenario, s.tool) for s in samples}
     expected = {(sc, t) for sc in (TAKE, RETAKE, GROWTH) for t in ("snapkit", "dvc")}
-    assert got == expected | {(TAKE, "read+blake3")}
+    assert got == expected | {(TAKE, "read+blake3"), (TAKE, "read+blake3+write")}
     for s in samples:
         assert s.dataset == SMALL and s.rep == 0
         if s.scenario == GROWTH:
@@ -46,7 +46,7 @@ def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     assert not any((tmp_path / "runs").iterdir())  # workspaces removed
 
     table = report.ratio_table(report.medians(samples), [SMALL])
-    assert len(table.splitlines()) == 2 + 3 + 2  # header, 3 scenarios, baseline, RSS
+    assert len(table.splitlines()) == 2 + 3 + 3  # header, 3 scenarios, 2 baselines, RSS
     out = tmp_path / "RESULTS.md"
     write_section(out, "smoke", table)
     write_section(out, "smoke", table)
