@@ -17,6 +17,7 @@ from snapkit.objects.cache import ObjectCache
 from snapkit.objects.hashing import digest
 from snapkit.objects.index import decode_index, encode_index
 from snapkit.objects.packs import (
+    CODEC_RAW,
     TRAILER_SIZE,
     BlobEntry,
     decode_blob,
@@ -186,10 +187,9 @@ class ObjectStore:
         groups = self._plan_reads(chunk_ids, MAX_RANGE if sink is None else MAX_RANGE_SINK)
 
         def read(group: list[tuple[str, BlobEntry]]) -> list[tuple[str, bytes]]:
-            chunks = self._read_group(group)
             if sink is None:
-                return chunks
-            for cid, data in chunks:
+                return list(self._read_group(group, copy=True))
+            for cid, data in self._read_group(group, copy=False):
                 sink(cid, data)
             return []
 
@@ -225,26 +225,34 @@ class ObjectStore:
             groups.append(current)
         return groups
 
-    def _read_group(self, group: list[tuple[str, BlobEntry]]) -> list[tuple[str, bytes]]:
+    def _read_group(
+        self, group: list[tuple[str, BlobEntry]], *, copy: bool
+    ) -> Iterator[tuple[str, bytes]]:
+        """Read one range and yield its chunks, verified. Without `copy`, a raw chunk is a
+        view into the range (valid while the caller holds it): a sink writes it straight."""
         pack = group[0][1].pack
         start = group[0][1].offset
         end = group[-1][1].offset + group[-1][1].length
         key = pack_key(pack)
         data = memoryview(self.storage.get_range(key, start, end - start))
-        out = []
         for cid, e in group:
             stored = data[e.offset - start : e.offset - start + e.length]
-            out.append((cid, self._decode_verified(cid, e, stored, key)))
-        return out
+            yield cid, self._decode_verified(cid, e, stored, key, copy=copy)
 
     @staticmethod
-    def _decode_verified(cid: str, e: BlobEntry, stored: memoryview, key: str) -> bytes:
+    def _decode_verified(
+        cid: str, e: BlobEntry, stored: memoryview, key: str, *, copy: bool = True
+    ) -> bytes:
         if len(stored) != e.length:
             raise CorruptObject(
                 f"pack {e.pack} is truncated: chunk {cid} is cut short", key=key, chunk=cid
             )
         try:
-            raw = decode_blob(stored, e.codec, e.raw_length)
+            raw = (
+                stored
+                if e.codec == CODEC_RAW and not copy
+                else decode_blob(stored, e.codec, e.raw_length)
+            )
         except Exception as exc:  # zstd raises its own error types on garbage
             raise CorruptObject(
                 f"chunk {cid} in pack {e.pack} is corrupt: {exc}", key=key, chunk=cid

@@ -112,7 +112,7 @@ class S3Storage(Storage):
                 if _code(exc) == "InvalidRange":  # the range starts at or past the end
                     return b""
                 raise
-            return resp["Body"].read()
+            return _read_body(resp["Body"], int(resp.get("ContentLength", length)))
 
     def get_with_etag(self, key: str) -> tuple[bytes, str]:
         with self._errors("read", key):
@@ -265,6 +265,21 @@ def _no_bucket(bucket: str) -> StoreUnavailable:
         hint="snapkit does not create buckets: create it (aws s3 mb s3://" + bucket + ") or "
         "check the store URL, the region and AWS_ENDPOINT_URL",
     )
+
+
+def _read_body(body: Any, expected: int) -> bytes | bytearray:
+    """The whole response body, read in 1 MiB pieces into one buffer of its announced size:
+    `read()` joined the pieces at the end, briefly holding every range twice (a restore
+    reads whole packs with 4 threads). Reading to the end lets botocore check the length."""
+    buf = bytearray(expected)
+    got = 0
+    while piece := body.read(1 << 20):
+        end = got + len(piece)
+        if end > expected:  # more than announced: let the caller see every byte
+            return bytes(buf[:got]) + piece + body.read()
+        buf[got:end] = piece
+        got = end
+    return buf if got == expected else buf[:got]
 
 
 class _ViewReader(io.RawIOBase):
