@@ -2,8 +2,12 @@
 
 It lets a re-take skip reading files that have not changed. It is a cache: the chunks it
 names are used only when the store's index still has them, and deleting it is always safe.
-Entries for files modified less than a second before the take started are not stored: a
-change made right after we read them could keep the same mtime (git's "racy" files).
+Entries for files changed too shortly before the take started are not stored: a change
+made right after we read them could keep the same mtime and ctime (git's "racy" files).
+How short depends on the filesystem's timestamp granularity, read from the file's ctime
+(which no one can set): whole seconds → 1 s; finer (ext4, XFS, btrfs, APFS, NTFS keep ns
+at a clock tick of ≤ 10 ms) → 50 ms. So outputs a pipeline step wrote just before its
+snapshot are cached too, not re-read by every later take.
 """
 
 from __future__ import annotations
@@ -16,7 +20,18 @@ from pathlib import Path
 
 from snapkit.snapshot.scan import FileStat
 
-RACY_NS = 1_000_000_000
+RACY_NS = 1_000_000_000  # filesystems whose timestamps are whole seconds
+FINE_RACY_NS = 50_000_000  # filesystems with sub-second timestamps
+
+
+def racy_window(s: FileStat) -> int:
+    """How long before a take a file must have last changed for its entry to be stored.
+
+    Safe because any later change sets ctime to the (coarse) current time, which is at
+    least the take's start minus one clock tick, hence later than the recorded ctime.
+    """
+    return RACY_NS if s.st_ctime_ns % 1_000_000_000 == 0 else FINE_RACY_NS
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -90,7 +105,7 @@ class StatCache:
         rows = [
             (path, *_key(s), h, " ".join(chunks), json.dumps(table) if table else None)
             for path, s, h, chunks, table in items
-            if now - s.st_mtime_ns > RACY_NS and now - s.st_ctime_ns > RACY_NS
+            if min(now - s.st_mtime_ns, now - s.st_ctime_ns) > racy_window(s)
         ]
         try:
             self._db.execute("BEGIN")

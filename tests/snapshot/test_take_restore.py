@@ -168,3 +168,50 @@ def test_take_and_restore_do_not_import_pandas(tmp_path):
     )
     assert out.stdout.strip() == "False"
     assert snapshot_of(tmp_path / "back") == snapshot_of(tmp_path / "data")
+
+
+def test_files_written_just_before_a_take_are_cached(store, tmp_path):
+    """Sub-second timestamps (this filesystem): a 50 ms racy window, not 1 s, so a step's
+    outputs snapshotted right after they were written are not re-read by the next take."""
+    src = make_dataset(tmp_path / "src")
+    time.sleep(0.15)
+    first = store.take(src)
+    second = store.take(src)
+    assert second.reused_files == first.snapshot.summary.files
+
+
+def test_change_that_keeps_size_and_mtime_is_still_seen(store, tmp_path):
+    """ctime is part of the key and cannot be set back: a same-size rewrite with the old
+    mtime restored is read again, not taken from the stat cache."""
+    src = tmp_path / "src"
+    write(src / "a.bin", b"x" * 1000)
+    time.sleep(0.15)
+    store.take(src, tags=["one"])
+    before = os.stat(src / "a.bin")
+    time.sleep(0.01)
+    write(src / "a.bin", b"y" * 1000)
+    os.utime(src / "a.bin", ns=(before.st_atime_ns, before.st_mtime_ns))
+    second = store.take(src, tags=["two"])
+    assert second.reused_files == 0
+    (entry,) = store.ls("two", "a.bin")
+    assert entry.hash != store.ls("one", "a.bin")[0].hash
+
+
+def test_racy_entries_are_not_stored(tmp_path):
+    from snapkit.snapshot.scan import FileStat
+    from snapkit.snapshot.statcache import StatCache, racy_window
+
+    start = 1_800_000_000 * 10**9
+    coarse = FileStat(0o100644, 1, start - 10**9, start - 10**9, 1, 1)  # whole seconds
+    fine = FileStat(0o100644, 1, start - 40_000_000, start - 40_000_123, 1, 2)
+    assert racy_window(coarse) == 10**9 and racy_window(fine) == 50_000_000
+    cache = StatCache(tmp_path / "sc.sqlite")
+    old_enough = fine._replace(st_mtime_ns=start - 60_000_000, st_ctime_ns=start - 60_000_123)
+    items = [
+        ("/d/coarse", coarse, "h1", ("h1",), None),  # exactly 1 s before: still racy
+        ("/d/fine", fine, "h2", ("h2",), None),  # 40 ms before: racy
+        ("/d/ok", old_enough, "h3", ("h3",), None),  # 60 ms before: stored
+    ]
+    cache.store(items, start)
+    assert set(cache.load_under("/d")) == {"/d/ok"}
+    cache.close()
