@@ -79,8 +79,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def default_label(args: argparse.Namespace) -> str:
+    """The section a run rewrites: one per kind of run, so a partial run (some scenarios,
+    one dataset, one tool) gets its own section instead of replacing the full one."""
     size = "quick" if args.quick else "full"
-    return f"{size}-scale{args.scale}" if args.scale > 1 else size
+    if args.scale > 1:
+        return f"{size}-scale{args.scale}"
+    parts = [size]
+    choices = ((args.scenario, SCENARIOS), (args.dataset, DATASETS), (args.tools, TOOLS))
+    for chosen, every in choices:
+        if chosen and set(chosen) != set(every):
+            parts.append("+".join(chosen))
+    return "-".join(parts)
 
 
 def render(

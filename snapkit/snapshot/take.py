@@ -131,12 +131,13 @@ class _Hasher:
     ) -> tuple[list[FileEntry], list, int]:
         entries: list[FileEntry] = []
         to_read: list[ScanItem] = []
+        stored = self.repo.objects.index.__contains__  # (per file: no generator, no method)
         for item in items:
             if item.kind != "file":
                 entries.append(_plain_entry(item))
                 continue
             hit = stat_cache.lookup(known, item.abspath, item.stat)
-            if hit is not None and all(self.repo.objects.has(c) for c in hit.chunks):
+            if hit is not None and all(map(stored, hit.chunks)):
                 entries.append(_file_entry(item, hit.hash, hit.chunks, _facts(hit.table)))
             else:
                 to_read.append(item)

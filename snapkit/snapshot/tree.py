@@ -75,9 +75,9 @@ def _record_batch(rows: list[FileEntry]) -> pa.RecordBatch:
 
 def _validity(values: Sequence[object]) -> tuple[pa.Buffer | None, int]:
     """Arrow's validity bitmap (LSB first) for `values`, None when nothing is null."""
-    nulls = [i for i, v in enumerate(values) if v is None]
-    if not nulls:
+    if None not in values:  # the common case, checked in C
         return None, 0
+    nulls = [i for i, v in enumerate(values) if v is None]
     bits = bytearray(b"\xff" * ((len(values) + 7) // 8))
     for i in nulls:
         bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF

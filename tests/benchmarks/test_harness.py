@@ -51,3 +51,16 @@ def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     write_section(out, "smoke", table)
     write_section(out, "smoke", table)
     assert out.read_text().count("bench:smoke begin") == 1
+
+
+def test_partial_runs_write_their_own_section() -> None:
+    """A run of some scenarios must not replace the full run's section in RESULTS.md."""
+    from benchmarks.cli import default_label, parse
+
+    assert default_label(parse([])) == "full"
+    assert default_label(parse(["--quick"])) == "quick"
+    assert default_label(parse(["--scenario", "retake"])) == "full-retake"
+    assert default_label(parse(["--dataset", "few-large", "--tools", "snapkit"])) == (
+        "full-few-large-snapkit"
+    )
+    assert default_label(parse(["--scale", "10", "--tools", "snapkit"])) == "full-scale10"
