@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -49,4 +50,20 @@ def make_dataset(root: Path) -> Path:
     (root / "emptydir").mkdir()
     os.symlink("a.txt", root / "link-to-a")
     os.utime(root / "a.txt", ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    return root
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def spam_project(root: Path) -> Path:
+    """A project at `root` (a git marker, the expectation suites and pipelines/spam without
+    any generated data) in which the spam pipeline can run; returns `root`."""
+    (root / ".git").mkdir(parents=True)
+    shutil.copytree(REPO / "expectations", root / "expectations")  # the steps' suites
+    shutil.copytree(
+        REPO / "pipelines/spam",
+        root / "pipelines/spam",
+        ignore=shutil.ignore_patterns("data", "model", "metrics.json"),
+    )
     return root

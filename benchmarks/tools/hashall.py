@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 from blake3 import blake3
@@ -25,10 +26,11 @@ def hash_file(path: str, copy_to: str | None = None) -> int:
     """BLAKE3 of the file at `path`, streamed (and written to `copy_to`); returns its size."""
     hasher, buf, size = blake3(), bytearray(BLOCK), 0
     view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f, open(copy_to or os.devnull, "wb") as out:
+    with open(path, "rb", buffering=0) as f, ExitStack() as stack:
+        out = stack.enter_context(open(copy_to, "wb")) if copy_to else None
         while n := f.readinto(buf):
             hasher.update(view[:n])
-            if copy_to:
+            if out is not None:
                 out.write(view[:n])
             size += n
     hasher.digest()

@@ -131,7 +131,7 @@ class _Hasher:
     ) -> tuple[list[FileEntry], list, int]:
         entries: list[FileEntry] = []
         to_read: list[ScanItem] = []
-        stored = self.repo.objects.index.__contains__  # (per file: no generator, no method)
+        stored = self.repo.objects.has
         for item in items:
             if item.kind != "file":
                 entries.append(_plain_entry(item))

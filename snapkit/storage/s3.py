@@ -274,12 +274,10 @@ def _read_body(body: Any, expected: int) -> bytes | bytearray:
     buf = bytearray(expected)
     got = 0
     while piece := body.read(1 << 20):
-        end = got + len(piece)
-        if end > expected:  # more than announced: let the caller see every byte
-            return bytes(buf[:got]) + piece + body.read()
-        buf[got:end] = piece
-        got = end
-    return buf if got == expected else buf[:got]
+        buf[got : got + len(piece)] = piece  # (grows the buffer if more than announced came)
+        got += len(piece)
+    del buf[got:]
+    return buf
 
 
 class _ViewReader(io.RawIOBase):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from tests.cli.conftest import run_snap
+from tests.helpers import spam_project
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO / "docs/ci/snapkit-gate.yml"
@@ -23,14 +23,7 @@ def _commands() -> list[str]:
 
 
 def test_the_ci_recipe_runs_green(tmp_path: Path):
-    project = tmp_path / "proj"
-    (project / ".git").mkdir(parents=True)
-    shutil.copytree(REPO / "expectations", project / "expectations")
-    shutil.copytree(
-        REPO / "pipelines/spam",
-        project / "pipelines/spam",
-        ignore=shutil.ignore_patterns("data", "model", "metrics.json"),
-    )
+    project = spam_project(tmp_path / "proj")
     store = project / ".snap"
     env = {"SNAP_STORE": str(store)}
     for config in ("experiment", "production"):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 import snapkit
+from tests.helpers import spam_project
 
 SPAM = Path(__file__).resolve().parents[2] / "pipelines" / "spam"
 SMALL = {"generate.rows": 3000}
@@ -16,15 +16,7 @@ SMALL = {"generate.rows": 3000}
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / ".git").mkdir(parents=True)
-    shutil.copytree(SPAM.parents[1] / "expectations", root / "expectations")  # steps' suites
-    shutil.copytree(
-        SPAM,
-        root / "pipelines/spam",
-        ignore=shutil.ignore_patterns("data", "model", "metrics.json"),
-    )
-    return root
+    return spam_project(tmp_path / "proj")
 
 
 def test_spam_pipeline_end_to_end(project: Path, tmp_path: Path):

@@ -22,6 +22,7 @@ import snapkit
 from snapkit.pipeline.records import RunRecord
 from snapkit.validation.parity import ParityReport
 from tests.cli.conftest import assert_fails, assert_ok, run_snap
+from tests.helpers import spam_project
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"generate.rows": 3000}
@@ -49,14 +50,7 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    root = tmp_path_factory.mktemp("parity") / "proj"
-    (root / ".git").mkdir(parents=True)
-    shutil.copytree(ROOT / "expectations", root / "expectations")
-    shutil.copytree(
-        ROOT / "pipelines/spam",
-        root / "pipelines/spam",
-        ignore=shutil.ignore_patterns("data", "model", "metrics.json"),
-    )
+    root = spam_project(tmp_path_factory.mktemp("parity") / "proj")
     pipe = root / "pipelines/spam"
     env = {"SNAP_CACHE_DIR": str(root.parent / "cache")}
     with pytest.MonkeyPatch.context() as mp:
