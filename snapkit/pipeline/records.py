@@ -103,7 +103,11 @@ class RunRecord:
 
 
 def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    """`<UTC date-time>-<milliseconds><6 random hex>`: ids sort by start time even for runs
+    started within the same second ('latest', `snap runs`); the random part keeps
+    concurrent runs on different machines apart."""
+    now = datetime.now(UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}{secrets.token_hex(3)}"
 
 
 class RunStore:

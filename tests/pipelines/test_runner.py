@@ -378,3 +378,17 @@ def test_latest_run_by_pipeline_and_config(store, project):
     assert store.run_record("latest/tiny/triple").id == triple.id
     with pytest.raises(NotFound, match="no runs of other"):
         store.run_record("latest/other")
+
+
+def test_run_ids_sort_in_start_order_within_a_second():
+    """'latest' and `snap runs` order by id: ids of runs started in the same second must
+    still sort by start time (they did not: the suffix after the second was random)."""
+    import time
+
+    from snapkit.pipeline.records import new_run_id
+
+    ids = []
+    for _ in range(40):
+        ids.append(new_run_id())
+        time.sleep(0.002)
+    assert sorted(ids) == ids and len(set(ids)) == len(ids)
