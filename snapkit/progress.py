@@ -6,7 +6,8 @@ from typing import Protocol
 
 
 class Progress(Protocol):
-    def start(self, label: str, total: int) -> None: ...
+    # total: the amount to expect, or None when it is not known ahead (a streaming take)
+    def start(self, label: str, total: int | None) -> None: ...
     def advance(self, amount: int) -> None: ...
     def finish(self) -> None: ...
 
@@ -14,7 +15,7 @@ class Progress(Protocol):
 class NoProgress:
     """Reports nothing (the default for the Python API and piped output)."""
 
-    def start(self, label: str, total: int) -> None:
+    def start(self, label: str, total: int | None) -> None:
         pass
 
     def advance(self, amount: int) -> None:

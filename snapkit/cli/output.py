@@ -35,10 +35,18 @@ class BarProgress:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self._bar: Any = None
         self._task: Any = None
+        self._pending: tuple[str, int | None] | None = None
 
-    def start(self, label: str, total: int) -> None:
-        if not self.enabled or total <= 0:
+    def start(self, label: str, total: int | None) -> None:
+        """Show a bar for `total` bytes; with None (not known ahead), a bar of bytes done
+        and speed, drawn at the first advance (work that turns out empty shows nothing)."""
+        if not self.enabled or (total is not None and total <= 0):
             return
+        self._pending = (label, total)
+        if total is not None:
+            self._draw()
+
+    def _draw(self) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -48,6 +56,8 @@ class BarProgress:
             TransferSpeedColumn,
         )
 
+        label, total = self._pending  # type: ignore[misc]
+        self._pending = None
         self._bar = Progress(
             "[bold]{task.description}",
             BarColumn(),
@@ -61,10 +71,13 @@ class BarProgress:
         self._task = self._bar.add_task(label, total=total)
 
     def advance(self, amount: int) -> None:
+        if self._pending is not None:
+            self._draw()
         if self._bar is not None:
             self._bar.advance(self._task, amount)
 
     def finish(self) -> None:
+        self._pending = None
         if self._bar is not None:
             self._bar.stop()
             self._bar = None

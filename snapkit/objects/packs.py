@@ -49,7 +49,7 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return d
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlobEntry:
     """Where one chunk lives: in pack `pack`, `length` stored bytes at `offset`."""
 

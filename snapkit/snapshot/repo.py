@@ -108,7 +108,11 @@ class Repo:
     # -- trees and snapshots ------------------------------------------------------
 
     def save_tree(self, entries: list[FileEntry]) -> str:
-        return self.objects.put_object("trees", encode_tree(entries))
+        return self.save_encoded_tree(encode_tree(entries))
+
+    def save_encoded_tree(self, data: bytes) -> str:
+        """Store a tree a `TreeWriter` encoded."""
+        return self.objects.put_object("trees", data)
 
     def load_tree(self, tree_id: str) -> list[FileEntry]:
         return decode_tree(tree_id, self.objects.get_object("trees", tree_id, cached=True))

@@ -8,9 +8,11 @@ target is left as it was. Paths that would land outside the target are refused u
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fnmatch
 import os
+import posixpath
 import secrets
 import shutil
 import stat as st
@@ -261,13 +263,6 @@ def _saved_hashes(repo: Repo, hashes: list[str]) -> set[str]:
 # -- applying -------------------------------------------------------------------------
 
 
-@dataclass
-class _Staged:
-    entry: FileEntry
-    dest: Path
-    tmp: Path
-
-
 @dataclass(frozen=True)
 class RestoreResult:
     plan: Plan
@@ -280,27 +275,36 @@ def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> Rest
     """Stage everything, verify everything, then rename into place (see module docstring)."""
     progress = progress or NoProgress()
     undo = _Undo()
-    staged: list[_Staged] = []
+    # Staged names follow from the destination, this restore's token and the entry's place
+    # in plan.write, so nothing per file is kept between staging and commit.
+    token = secrets.token_hex(4)
     try:
         _make_dirs(plan, undo)
         progress.start("restoring", plan.bytes_to_write)
-        files = [e for e in plan.write if e.kind == "file"]
-        for batch in _batches(files):
-            staged += _stage_batch(repo, plan, batch, progress)
+        files = [i for i, e in enumerate(plan.write) if e.kind == "file"]
+        for batch in _batches(plan.write, files):
+            _stage_batch(repo, plan, token, batch, progress)
         progress.finish()
-        staged += [_stage_symlink(plan, e) for e in plan.write if e.kind == "symlink"]
+        for i, e in enumerate(plan.write):
+            if e.kind == "symlink":
+                _stage_symlink(plan, token, i, e)
     except BaseException as exc:
         progress.finish()
-        _rollback(staged, undo)
+        _rollback(plan, token, undo)
         if isinstance(exc, OSError):
             raise from_os_error(exc, "restore failed, target left as it was") from exc
         if isinstance(exc, CorruptObject):
             raise _name_files(exc, plan, repo) from exc
         raise
-    _commit(plan, staged)
+    _commit(plan, token)
     for _, aside in undo.aside:
         aside.unlink(missing_ok=True)
-    return RestoreResult(plan, len(staged), plan.bytes_to_write, len(plan.delete))
+    return RestoreResult(plan, len(plan.write), plan.bytes_to_write, len(plan.delete))
+
+
+def _staged_name(dest: Path, token: str, i: int) -> Path:
+    """Where plan.write[i] is staged: a hidden name next to its destination."""
+    return dest.parent / f".{dest.name[:100]}{TMP_MARK}{token}-{i:x}"
 
 
 def _inside(plan: Plan, path: Path, seen: dict[str, bool] | None = None) -> None:
@@ -332,7 +336,8 @@ class _Undo:
 def _make_dirs(plan: Plan, undo: _Undo) -> None:
     missing_above = [p for p in reversed(plan.target.parents) if not p.exists()]
     needed = [*missing_above, plan.target] + [plan.dest(e.path) for e in plan.mkdir]
-    needed += [plan.dest(e.path).parent for e in plan.write]
+    parents = {posixpath.dirname(plan.rename.get(e.path, e.path)) for e in plan.write}
+    needed += [plan.target / p for p in parents]  # (one Path per folder, not per file)
     for d in sorted(set(needed), key=lambda p: len(p.parts)):
         if d.is_symlink() or (d.exists() and not d.is_dir()):
             if d not in {plan.dest(e.path) for e in plan.mkdir}:
@@ -350,32 +355,31 @@ def _make_dirs(plan: Plan, undo: _Undo) -> None:
             undo.created.append(d)
 
 
-def _batches(files: list[FileEntry]) -> list[list[FileEntry]]:
-    batches: list[list[FileEntry]] = [[]]
+def _batches(writes: tuple[FileEntry, ...], files: list[int]) -> list[list[int]]:
+    """`files` (places in `writes`) in batches of at most BATCH_FILES and BATCH_BYTES."""
+    batches: list[list[int]] = [[]]
     size = 0
-    for e in files:
+    for i in files:
+        e = writes[i]
         if len(batches[-1]) >= BATCH_FILES or (batches[-1] and size + e.size > BATCH_BYTES):
             batches.append([])
             size = 0
-        batches[-1].append(e)
+        batches[-1].append(i)
         size += e.size
     return [b for b in batches if b]
 
 
-def _stage_batch(
-    repo: Repo, plan: Plan, batch: list[FileEntry], progress: Progress
-) -> list[_Staged]:
-    staged: list[_Staged] = []
+def _stage_batch(repo: Repo, plan: Plan, token: str, batch: list[int], progress: Progress) -> None:
     fds: dict[int, int] = {}
     targets: dict[str, list[tuple[int, int]]] = defaultdict(list)  # chunk → (fd, offset)
     seen: dict[str, bool] = {}
     try:
-        for i, e in enumerate(batch):
+        for i in batch:
+            e = plan.write[i]
             dest = plan.dest(e.path)
             _inside(plan, dest, seen)
-            tmp = dest.parent / f".{dest.name[:100]}{TMP_MARK}{secrets.token_hex(4)}"
+            tmp = _staged_name(dest, token, i)
             fds[i] = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            staged.append(_Staged(e, dest, tmp))
             offset = 0
             for cid in e.chunks:
                 targets[cid].append((fds[i], offset))
@@ -389,18 +393,13 @@ def _stage_batch(
 
         for _ in repo.objects.fetch(targets, sink=write):
             pass
-        for i, e in enumerate(batch):  # through the open file: no path lookups at commit
-            os.fchmod(fds[i], e.mode)
-            os.utime(fds[i], ns=(e.mtime_ns, e.mtime_ns))
-    except BaseException:
+        for i, fd in fds.items():  # through the open file: no path lookups at commit
+            e = plan.write[i]
+            os.fchmod(fd, e.mode)
+            os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
+    finally:
         for fd in fds.values():
             os.close(fd)
-        for s in staged:
-            s.tmp.unlink(missing_ok=True)
-        raise
-    for fd in fds.values():
-        os.close(fd)
-    return staged
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -411,20 +410,19 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
         offset += n
 
 
-def _stage_symlink(plan: Plan, e: FileEntry) -> _Staged:
+def _stage_symlink(plan: Plan, token: str, i: int, e: FileEntry) -> None:
     dest = plan.dest(e.path)
     _inside(plan, dest)
-    tmp = dest.parent / f".{dest.name[:100]}{TMP_MARK}{secrets.token_hex(4)}"
-    os.symlink(e.link_target, tmp)
-    return _Staged(e, dest, tmp)
+    os.symlink(e.link_target, _staged_name(dest, token, i))
 
 
-def _commit(plan: Plan, staged: list[_Staged]) -> None:
+def _commit(plan: Plan, token: str) -> None:
     """Rename staged files into place and set their metadata; then folders, then deletions."""
     try:
-        for s in staged:
-            _clear_non_file(s.dest)  # (a file's mode and mtime were set when it was staged)
-            os.replace(s.tmp, s.dest)
+        for i, e in enumerate(plan.write):
+            dest = plan.dest(e.path)
+            _clear_non_file(dest)  # (a file's mode and mtime were set when it was staged)
+            os.replace(_staged_name(dest, token, i), dest)
         for e in plan.touch:
             dest = plan.dest(e.path)
             if e.kind == "file":
@@ -441,9 +439,15 @@ def _commit(plan: Plan, staged: list[_Staged]) -> None:
                 os.chmod(dest, e.mode)
                 os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
     except OSError as exc:
-        for s in staged:
-            s.tmp.unlink(missing_ok=True)
+        _remove_staged(plan, token)
         raise from_os_error(exc, "restore failed while moving files into place") from exc
+
+
+def _remove_staged(plan: Plan, token: str) -> None:
+    """Remove whatever is still staged (names not staged, or already renamed, are absent)."""
+    for i, e in enumerate(plan.write):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            _staged_name(plan.dest(e.path), token, i).unlink()
 
 
 def _clear_non_file(dest: Path) -> None:
@@ -456,9 +460,8 @@ def _clear_non_file(dest: Path) -> None:
         shutil.rmtree(dest)
 
 
-def _rollback(staged: list[_Staged], undo: _Undo) -> None:
-    for s in staged:
-        s.tmp.unlink(missing_ok=True)
+def _rollback(plan: Plan, token: str, undo: _Undo) -> None:
+    _remove_staged(plan, token)
     for d in reversed(undo.created):
         try:
             d.rmdir()

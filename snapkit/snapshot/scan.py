@@ -6,6 +6,7 @@ import os
 import stat as st
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,8 +40,12 @@ class ScanItem:
     link_target: str = ""
 
 
-def scan(source: Path, ignore: Ignore, include: tuple[str, ...] | None = None) -> list[ScanItem]:
-    """Every file, folder and symlink under `source` (symlinks are recorded, not followed).
+def scan(
+    source: Path, ignore: Ignore, include: tuple[str, ...] | None = None
+) -> Iterator[ScanItem]:
+    """Every file, folder and symlink under `source` (symlinks are recorded, not followed),
+    yielded in path order (the order of a tree's rows) as the walk goes: a take streams
+    them, so memory does not grow with the number of files.
 
     With `include` (paths relative to the folder `source`; None means everything), only
     those paths and what is under them are scanned, with their parent folders; paths that
@@ -53,56 +58,61 @@ def scan(source: Path, ignore: Ignore, include: tuple[str, ...] | None = None) -
     except OSError as exc:
         raise from_os_error(exc, f"cannot read {source}") from exc
     if not st.S_ISDIR(root_stat.st_mode):
-        return [_item(source.name, str(source), root_stat)]
-    if include is None:
-        return list(_walk(str(source), "", ignore))
-    found: dict[str, ScanItem] = {}
-    for rel in sorted({p.strip("/") for p in include}):
-        for item in _scan_one(source, rel, ignore):
-            found.setdefault(item.relpath, item)
-    return [found[k] for k in sorted(found)]
+        return iter([_item(source.name, str(source), root_stat)])
+    scope = None
+    if include is not None:
+        paths = {p.strip("/") for p in include}
+        if not paths:
+            return iter(())
+        if not paths & {"", "."}:  # "" or "." is the whole folder
+            scope = _Scope(paths)
+    return _walk(str(source), "", ignore, scope)
 
 
-def _scan_one(source: Path, rel: str, ignore: Ignore) -> Iterator[ScanItem]:
-    parts = rel.split("/")
-    for i in range(1, len(parts)):  # the folders above the included path
-        parent = "/".join(parts[:i])
-        try:
-            yield ScanItem(parent, str(source / parent), "dir", _slim(os.lstat(source / parent)))
-        except FileNotFoundError:
-            return
-    path = source / rel
+class _Scope:
+    """The part of a folder an `include` list selects: the paths, and the folders above them."""
+
+    def __init__(self, paths: set[str]) -> None:
+        self.paths = paths
+        self.above = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+
+
+def _walk(abs_dir: str, rel_dir: str, ignore: Ignore, scope: _Scope | None) -> Iterator[ScanItem]:
     try:
-        s = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if st.S_ISDIR(s.st_mode):
-        yield ScanItem(rel, str(path), "dir", _slim(s))
-        yield from _walk(str(path), rel, ignore)
-    else:
-        yield _item(rel, str(path), s)
-
-
-def _walk(abs_dir: str, rel_dir: str, ignore: Ignore) -> Iterator[ScanItem]:
-    try:
-        entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+        with os.scandir(abs_dir) as listing:
+            entries = [e for e in listing if TMP_MARK not in e.name]
     except OSError as exc:
         raise from_os_error(exc, f"cannot list {abs_dir}") from exc
-    for entry in entries:
-        if TMP_MARK in entry.name:
-            continue
+    # Path order: a folder's contents sort as "name/…", after siblings like "name.txt"
+    # ('.' < '/'), while the folder itself sorts as "name". So each folder has two keys.
+    keyed = [(e.name, e, False) for e in entries]
+    keyed += [(e.name + "/", e, True) for e in entries if e.is_dir(follow_symlinks=False)]
+    keyed.sort(key=itemgetter(0))
+    del entries
+    descend: set[str] = set()
+    for _, entry, contents in keyed:
         rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        if contents:
+            if entry.name in descend:
+                inner = None if scope is None or rel in scope.paths else scope
+                yield from _walk(entry.path, rel, ignore, inner)
+            continue
+        chosen = scope is not None and (rel in scope.paths or rel in scope.above)
+        if scope is not None and not chosen:
+            continue
         try:
             s = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue  # vanished while we looked: not part of this snapshot
         is_dir = st.S_ISDIR(s.st_mode)
-        if ignore.excluded(rel, is_dir):
+        if not chosen and ignore.excluded(rel, is_dir):
             continue
+        if scope is not None and rel in scope.above and not is_dir:
+            continue  # a file where the included path expects a folder
         _check_name(rel, entry.path)
         if is_dir:
+            descend.add(entry.name)
             yield ScanItem(rel, entry.path, "dir", _slim(s))
-            yield from _walk(entry.path, rel, ignore)
         elif st.S_ISREG(s.st_mode) or st.S_ISLNK(s.st_mode):
             yield _item(rel, entry.path, s)
         # sockets, fifos and devices are not data: skipped

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +53,39 @@ def _key(s: FileStat) -> tuple[int, int, int, int, int]:
     return (s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
 
 
-# A loaded row: (dev, ino, size, mtime_ns, ctime_ns, hash, chunks, tables) as sqlite gives
-# them; parsed only on a hit, so the cache of a big tree costs one tuple per file.
-Row = tuple[int, int, int, int, int, str, str, str | None]
+# A row as sqlite gives it: (path, dev, ino, size, mtime_ns, ctime_ns, hash, chunks, tables).
+Row = tuple[str, int, int, int, int, int, str, str, str | None]
+
+
+class CachedRows:
+    """Look-ups of paths in increasing order against rows sorted by path (a merge join)."""
+
+    def __init__(self, rows: Iterator[Row], connection: sqlite3.Connection | None = None) -> None:
+        self._rows = rows
+        self._connection = connection
+        self._row: Row | None = None
+        self._next()
+
+    def _next(self) -> None:
+        try:
+            self._row = next(self._rows, None)
+        except sqlite3.Error:
+            self._row = None  # a broken cache is only a slower take
+
+    def lookup(self, path: str, s: FileStat) -> Cached | None:
+        """The cached hash of `path` if its stat still matches; `path`s must come in
+        increasing order (a take's scan order)."""
+        while self._row is not None and self._row[0] < path:
+            self._next()
+        row = self._row
+        if row is None or row[0] != path or row[1:6] != _key(s):
+            return None
+        return Cached(row[6], tuple(row[7].split()), json.loads(row[8]) if row[8] else None)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class StatCache:
@@ -65,33 +96,33 @@ class StatCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=30, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a cache: losing its last commit is fine
             db.execute(_SCHEMA)
             self._db = db
         except sqlite3.Error:
             self._db = None  # a broken cache is only a slower take
 
-    def load_under(self, root: str) -> dict[str, Row]:
-        """Every cached entry for paths under `root` (one query, not one per file)."""
+    def under(self, root: str) -> CachedRows:
+        """The cached entries for paths under `root`, for look-ups in path order.
+
+        They are read through a second connection as a sorted stream, merged with the
+        scan (which is in path order too), so a take holds one row at a time, not the
+        cache of the whole tree; and `store` can commit batches meanwhile (WAL: the
+        reader keeps the view it started with).
+        """
         if self._db is None:
-            return {}
+            return CachedRows(iter(()))
         prefix = root.rstrip("/") + "/"
         try:
-            rows = self._db.execute(
+            reader = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            rows = reader.execute(
                 "SELECT path, dev, ino, size, mtime_ns, ctime_ns, hash, chunks, tables FROM files "
-                "WHERE (path >= ? AND path < ?) OR path = ?",
+                "WHERE (path >= ? AND path < ?) OR path = ? ORDER BY path",
                 (prefix, prefix[:-1] + "0", root),
-            ).fetchall()
+            )
         except sqlite3.Error:
-            return {}
-        return {r[0]: r[1:] for r in rows}
-
-    def lookup(self, cached: dict[str, Row], path: str, s: FileStat) -> Cached | None:
-        """The cached hash of `path` if its stat still matches. Each path is looked up once
-        per take, so its row is dropped from `cached` (memory shrinks as the take goes)."""
-        row = cached.pop(path, None)
-        if row is None or row[:5] != _key(s):
-            return None
-        return Cached(row[5], tuple(row[6].split()), json.loads(row[7]) if row[7] else None)
+            return CachedRows(iter(()))
+        return CachedRows(rows, reader)
 
     def store(
         self,

@@ -11,7 +11,10 @@ import os
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +27,10 @@ from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry, Snapshot, Summary, TableFacts
 from snapkit.snapshot.refs import check_name
 from snapkit.snapshot.repo import Repo
-from snapkit.snapshot.scan import ScanItem, scan
-from snapkit.snapshot.statcache import Row, StatCache
+from snapkit.snapshot.scan import FileStat, ScanItem, scan
+from snapkit.snapshot.statcache import CachedRows, StatCache
 from snapkit.snapshot.tables import CsvCounter, parquet_facts, table_format
+from snapkit.snapshot.tree import TreeWriter
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,25 @@ def take(
     repo.load_index()
     repo.objects.recover_unindexed_packs()
 
+    # One pass, streamed in path order: scan → stat-cache look-up → read what changed →
+    # tree rows. Memory holds a window of files, not the whole tree.
     stat_cache = StatCache(repo.cache_dir / "statcache.sqlite")
+    cached = stat_cache.under(str(source))
+    tree = TreeWriter()
+    totals = _Totals()
+    hasher = _Hasher(repo, progress)
     try:
-        known = stat_cache.load_under(str(source))
-        hasher = _Hasher(repo, progress)
-        entries, fresh, reused = hasher.run(items, known, stat_cache, options.threads)
-        del items, known  # memory: only the entries are needed from here on
+        fresh: list = []
+        with closing(hasher.entries(items, cached, options.threads)) as entries:
+            for entry, new in entries:
+                tree.add(entry)
+                totals.add(entry)
+                if new is not None:
+                    fresh.append(new)
+                    if len(fresh) >= _CACHE_BATCH:
+                        stat_cache.store(fresh, started_ns)
+                        fresh = []
         stat_cache.store(fresh, started_ns)
-        del fresh
     except BaseException:
         # Packs this take uploaded may have no index object yet: forget what we learnt so
         # the next take re-reads the index (and re-indexes such packs) instead of trusting
@@ -80,11 +95,11 @@ def take(
         repo.invalidate_index()
         raise
     finally:
+        cached.close()
         stat_cache.close()
 
-    tree_id = repo.save_tree(entries)
+    tree_id = repo.save_encoded_tree(tree.finish())
     label = options.source_label or str(source)
-    files = [e for e in entries if e.kind == "file"]
     snap = Snapshot(
         tree=tree_id,
         source=label,
@@ -96,21 +111,21 @@ def take(
         tags=tuple(options.tags),
         parent=_latest_of(repo, label) if options.find_parent else None,
         summary=Summary(
-            files=len(files),
-            dirs=sum(1 for e in entries if e.kind == "dir"),
-            bytes=sum(e.size for e in files),
+            files=totals.files,
+            dirs=totals.dirs,
+            bytes=totals.bytes,
+            tables=totals.tables,
             new_bytes=hasher.writer_stats["raw"],
             new_stored_bytes=hasher.writer_stats["stored"],
             new_chunks=hasher.writer_stats["chunks"],
             seconds=round(time.monotonic() - started, 3),
-            tables=sum(1 for e in files if e.table is not None),
         ),
         labels=dict(options.labels),
     )
     snap_id = repo.save_snapshot(snap)
     for tag in options.tags:
         repo.refs.set(tag, snap_id)
-    return TakeResult(snap_id, snap, reused)
+    return TakeResult(snap_id, snap, hasher.reused)
 
 
 class _Hasher:
@@ -121,44 +136,45 @@ class _Hasher:
         self.progress = progress
         self._local = threading.local()
         self.writer_stats = {"raw": 0, "stored": 0, "chunks": 0}
+        self.reused = 0  # files whose hash came from the stat cache
 
-    def run(
-        self,
-        items: list[ScanItem],
-        known: dict[str, Row],
-        stat_cache: StatCache,
-        threads: int,
-    ) -> tuple[list[FileEntry], list, int]:
-        entries: list[FileEntry] = []
-        to_read: list[ScanItem] = []
+    def entries(
+        self, items: Iterator[ScanItem], cached: CachedRows, threads: int
+    ) -> Iterator[tuple[FileEntry, _Fresh | None]]:
+        """Tree entries in scan order, each with the stat-cache row to record for a file
+        that was read. Files are read by a pool while the scan goes on; at most a window
+        of them is in flight, so memory does not grow with the number of files."""
         stored = self.repo.objects.has
-        for item in items:
-            if item.kind != "file":
-                entries.append(_plain_entry(item))
-                continue
-            hit = stat_cache.lookup(known, item.abspath, item.stat)
-            if hit is not None and all(map(stored, hit.chunks)):
-                entries.append(_file_entry(item, hit.hash, hit.chunks, _facts(hit.table)))
-            else:
-                to_read.append(item)
-        reused = sum(1 for e in entries if e.kind == "file")
-        self.progress.start("hashing", sum(i.stat.st_size for i in to_read))
-        fresh: list = []
         workers = threads or min(4, (os.cpu_count() or 2) * 2)
+        window = workers * 16
+        pending: deque[tuple[ScanItem, FileEntry | Future[FileEntry | None]]] = deque()
+        self.progress.start("hashing", None)
         with PackWriter(self.repo.objects) as writer, ThreadPoolExecutor(workers) as pool:
-            for entry, item in pool.map(lambda it: (self._read(it, writer), it), to_read):
-                if entry is None:
-                    continue
-                entries.append(entry)
-                table = entry.table.to_json() if entry.table else None
-                fresh.append((item.abspath, item.stat, entry.hash, entry.chunks, table))
+            try:
+                for item in items:
+                    if item.kind != "file":
+                        pending.append((item, _plain_entry(item)))
+                    else:
+                        hit = cached.lookup(item.abspath, item.stat)
+                        if hit is not None and all(map(stored, hit.chunks)):
+                            self.reused += 1
+                            entry = _file_entry(item, hit.hash, hit.chunks, _facts(hit.table))
+                            pending.append((item, entry))
+                        else:
+                            pending.append((item, pool.submit(self._read, item, writer)))
+                    while pending and (len(pending) > window or _ready(pending[0][1])):
+                        yield from _done(*pending.popleft())
+                while pending:
+                    yield from _done(*pending.popleft())
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # not the whole window's reads
+                raise
             self.writer_stats = {
                 "raw": writer.new_raw_bytes,
                 "stored": writer.new_bytes,
                 "chunks": writer.new_chunks,
             }
         self.progress.finish()
-        return entries, fresh, reused
 
     def _chunker(self) -> Chunker:
         chunker = getattr(self._local, "chunker", None)
@@ -188,6 +204,47 @@ class _Hasher:
         if size != item.stat.st_size:  # changed while read: record what we stored
             entry = replace(entry, size=size)
         return entry
+
+
+# What the stat cache records for a file that was read: (path, stat, hash, chunks, table).
+_Fresh = tuple[str, FileStat, str, tuple[str, ...], dict | None]
+
+# Stat-cache rows written per transaction.
+_CACHE_BATCH = 4096
+
+
+def _ready(value: object) -> bool:
+    return not isinstance(value, Future) or value.done()
+
+
+def _done(
+    item: ScanItem, value: FileEntry | Future[FileEntry | None]
+) -> Iterator[tuple[FileEntry, _Fresh | None]]:
+    if not isinstance(value, Future):
+        yield value, None
+        return
+    entry = value.result()
+    if entry is None:
+        return  # removed while we were taking: not in this snapshot
+    table = entry.table.to_json() if entry.table else None
+    yield entry, (item.abspath, item.stat, entry.hash, entry.chunks, table)
+
+
+class _Totals:
+    """The snapshot summary's counts, kept as the entries stream by."""
+
+    __slots__ = ("bytes", "dirs", "files", "tables")
+
+    def __init__(self) -> None:
+        self.files = self.dirs = self.bytes = self.tables = 0
+
+    def add(self, entry: FileEntry) -> None:
+        if entry.kind == "file":
+            self.files += 1
+            self.bytes += entry.size
+            self.tables += entry.table is not None
+        elif entry.kind == "dir":
+            self.dirs += 1
 
 
 def _plain_entry(item: ScanItem) -> FileEntry:

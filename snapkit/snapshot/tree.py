@@ -35,23 +35,48 @@ TREE_SCHEMA = pa.schema(
 
 
 def encode_tree(entries: Iterable[FileEntry]) -> bytes:
-    """The tree as Parquet, rows sorted by path.
+    """The tree as Parquet, rows sorted by path."""
+    writer = TreeWriter()
+    for entry in sorted(entries, key=lambda e: e.path):
+        writer.add(entry)
+    return writer.finish()
 
-    Columns are assembled from Arrow buffers (`_Columns`): building arrays from Python lists
-    (`pa.table(dict_of_lists)`, `pa.array`) makes pyarrow import pandas, ≈0.3 s and 50 MB
-    for every take, which was most of a small take's time.
+
+class TreeWriter:
+    """Encodes a tree from entries given in path order, one batch of rows at a time, so a
+    take of any number of files holds only one batch of entries.
+
+    Columns are assembled from Arrow buffers (`_record_batch`): building arrays from Python
+    lists (`pa.table(dict_of_lists)`, `pa.array`) makes pyarrow import pandas, ≈0.3 s and
+    50 MB for every take, which was most of a small take's time.
     """
-    rows = sorted(entries, key=lambda e: e.path)
-    batches = [_record_batch(rows[i : i + _BATCH_ROWS]) for i in range(0, len(rows), _BATCH_ROWS)]
-    table = pa.Table.from_batches(batches, schema=TREE_SCHEMA)
-    out = io.BytesIO()
-    pq.write_table(table, out, compression="zstd", use_dictionary=["kind"])
-    return out.getvalue()
 
+    def __init__(self, batch_rows: int = 16384) -> None:
+        self._out = io.BytesIO()
+        self._writer = pq.ParquetWriter(
+            self._out, TREE_SCHEMA, compression="zstd", use_dictionary=["kind"]
+        )
+        self._rows: list[FileEntry] = []
+        self._batch_rows = batch_rows
+        self._last: str | None = None
 
-# Rows per Arrow batch: keeps every string column's int32 offsets far from overflowing
-# (a row holds the 64-character ids of all its file's chunks).
-_BATCH_ROWS = 65536
+    def add(self, entry: FileEntry) -> None:
+        if self._last is not None and entry.path <= self._last:
+            raise ValueError(f"tree rows out of order: {entry.path!r} after {self._last!r}")
+        self._last = entry.path
+        self._rows.append(entry)
+        if len(self._rows) >= self._batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_batch(_record_batch(self._rows))
+            self._rows = []
+
+    def finish(self) -> bytes:
+        self._flush()
+        self._writer.close()
+        return self._out.getvalue()
 
 
 def _record_batch(rows: list[FileEntry]) -> pa.RecordBatch:
@@ -111,6 +136,11 @@ def _string_lists(values: Sequence[Sequence[str] | None]) -> pa.Array:
     )
 
 
+# Rows per Arrow batch read: keeps every string column's int32 offsets far from overflowing
+# (a row holds the 64-character ids of all its file's chunks).
+_BATCH_ROWS = 65536
+
+
 def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
     try:
         # An Arrow buffer and no thread pool: pq.read_table(io.BytesIO(...)) made the process
@@ -139,6 +169,10 @@ def _entries(cols: dict[str, list]) -> Iterator[FileEntry]:
                     (intern(n), intern(t)) for n, t in json.loads(cols["table_schema"][i] or "[]")
                 ),
             )
+        h = cols["hash"][i]
+        chunks = cols["chunks"][i]
+        # a one-chunk file's hash is its chunk's id: one string for both
+        chunks = (h,) if len(chunks) == 1 and chunks[0] == h else tuple(chunks)
         yield (
             FileEntry(
                 path=path,
@@ -146,8 +180,8 @@ def _entries(cols: dict[str, list]) -> Iterator[FileEntry]:
                 size=cols["size"][i],
                 mode=cols["mode"][i],
                 mtime_ns=cols["mtime_ns"][i],
-                hash=cols["hash"][i],
-                chunks=tuple(cols["chunks"][i]),
+                hash=h,
+                chunks=chunks,
                 link_target=cols["link_target"][i],
                 table=facts,
             )

@@ -199,7 +199,7 @@ def test_change_that_keeps_size_and_mtime_is_still_seen(store, tmp_path):
 
 def test_racy_entries_are_not_stored(tmp_path):
     from snapkit.snapshot.scan import FileStat
-    from snapkit.snapshot.statcache import StatCache, racy_window
+    from snapkit.snapshot.statcache import Cached, StatCache, racy_window
 
     start = 1_800_000_000 * 10**9
     coarse = FileStat(0o100644, 1, start - 10**9, start - 10**9, 1, 1)  # whole seconds
@@ -213,5 +213,9 @@ def test_racy_entries_are_not_stored(tmp_path):
         ("/d/ok", old_enough, "h3", ("h3",), None),  # 60 ms before: stored
     ]
     cache.store(items, start)
-    assert set(cache.load_under("/d")) == {"/d/ok"}
+    rows = cache.under("/d")
+    assert rows.lookup("/d/coarse", coarse) is None
+    assert rows.lookup("/d/fine", fine) is None
+    assert rows.lookup("/d/ok", old_enough) == Cached("h3", ("h3",), None)
+    rows.close()
     cache.close()

@@ -1,0 +1,84 @@
+"""A take streams: the scan yields in tree order, the stat cache is merged in that order,
+the tree is written batch by batch. These check the orders agree, where they could not."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from snapkit.snapshot.ignore import Ignore
+from snapkit.snapshot.model import FileEntry
+from snapkit.snapshot.scan import scan
+from snapkit.snapshot.statcache import StatCache, racy_window
+from snapkit.snapshot.tree import TreeWriter, decode_tree
+from tests.helpers import snapshot_of, write
+
+# Names whose folder order and path order differ: '-' and '.' sort before '/'.
+TRICKY = ["a/b.txt", "a/c/d.txt", "a.txt", "a-b/x", "a0", "ab/y", "b", "é/z", "Z"]
+
+
+def _tricky(root):
+    for rel in TRICKY:
+        write(root / rel, rel.encode())
+    return root
+
+
+def test_scan_yields_paths_in_tree_order(tmp_path):
+    root = _tricky(tmp_path / "src")
+    paths = [item.relpath for item in scan(root, Ignore([]))]
+    assert paths == sorted(paths)
+    assert set(paths) >= set(TRICKY) | {"a", "a/c", "a-b", "ab", "é"}
+
+
+def test_scan_of_included_paths_is_in_order_with_their_parents(tmp_path):
+    root = _tricky(tmp_path / "src")
+    paths = [i.relpath for i in scan(root, Ignore([]), ("a/c/d.txt", "a.txt", "missing", "ab"))]
+    assert paths == ["a", "a.txt", "a/c", "a/c/d.txt", "ab", "ab/y"]
+    assert list(scan(root, Ignore([]), ())) == []
+
+
+def test_take_of_tricky_names_round_trips(store, tmp_path):
+    src = _tricky(tmp_path / "src")
+    time.sleep(racy_window(os.lstat(src / "b")) / 1e9 + 0.05)  # else not cached (racy)
+    store.take(src, tags=["v1"])
+    write(src / "a.txt", b"changed")  # a re-take merges the stat cache in the same order
+    again = store.take(src, tags=["v2"])
+    assert again.reused_files == len(TRICKY) - 1
+    store.restore("v2", tmp_path / "out")
+    assert snapshot_of(tmp_path / "out") == snapshot_of(src)
+
+
+def test_stat_cache_lookups_merge_in_order(tmp_path):
+    files = {}
+    for name in ("a", "b", "c", "d"):
+        write(tmp_path / "d" / name, name.encode())
+        s = os.lstat(tmp_path / "d" / name)
+        files[name] = (str(tmp_path / "d" / name), s)
+    cache = StatCache(tmp_path / "sc.sqlite")
+    old = max(s.st_mtime_ns for _, s in files.values()) + 10**10
+    cache.store([(p, s, f"h{n}", (f"h{n}",), None) for n, (p, s) in files.items() if n != "c"], old)
+    rows = cache.under(str(tmp_path / "d"))
+    found = [rows.lookup(p, s) for p, s in files.values()]  # "c" missing between hits
+    assert [f.hash if f else None for f in found] == ["ha", "hb", None, "hd"]
+    rows.close()
+    cache.close()
+
+
+def test_tree_writer_refuses_rows_out_of_order():
+    writer = TreeWriter(batch_rows=2)
+    for path in ("a", "a.txt", "a/b"):
+        writer.add(FileEntry(path, "dir"))
+    with pytest.raises(ValueError, match="out of order"):
+        writer.add(FileEntry("a/a", "dir"))
+
+
+def test_tree_written_in_batches_reads_back(tmp_path):
+    writer = TreeWriter(batch_rows=3)
+    entries = [
+        FileEntry(f"f{i:03}", "file", i, hash=f"{i:064x}", chunks=(f"{i:064x}",)) for i in range(10)
+    ]
+    for e in entries:
+        writer.add(e)
+    assert decode_tree("t", writer.finish()) == entries
