@@ -16,8 +16,8 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from snapkit.snapshot.scan import FileStat
 
@@ -42,8 +42,7 @@ CREATE TABLE IF NOT EXISTS files (
 """
 
 
-@dataclass(frozen=True)
-class Cached:
+class Cached(NamedTuple):
     hash: str
     chunks: tuple[str, ...]
     table: dict[str, object] | None
@@ -55,6 +54,11 @@ def _key(s: FileStat) -> tuple[int, int, int, int, int]:
 
 # A row as sqlite gives it: (path, dev, ino, size, mtime_ns, ctime_ns, hash, chunks, tables).
 Row = tuple[str, int, int, int, int, int, str, str, str | None]
+
+
+def _batched(cursor: sqlite3.Cursor) -> Iterator[Row]:
+    while rows := cursor.fetchmany(1024):  # (one row per call costs a C round trip each)
+        yield from rows
 
 
 class CachedRows:
@@ -78,7 +82,15 @@ class CachedRows:
         while self._row is not None and self._row[0] < path:
             self._next()
         row = self._row
-        if row is None or row[0] != path or row[1:6] != _key(s):
+        if (
+            row is None
+            or row[0] != path
+            or row[4] != s.st_mtime_ns
+            or row[5] != s.st_ctime_ns
+            or row[3] != s.st_size
+            or row[2] != s.st_ino
+            or row[1] != s.st_dev
+        ):
             return None
         return Cached(row[6], tuple(row[7].split()), json.loads(row[8]) if row[8] else None)
 
@@ -115,14 +127,14 @@ class StatCache:
         prefix = root.rstrip("/") + "/"
         try:
             reader = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            rows = reader.execute(
+            cursor = reader.execute(
                 "SELECT path, dev, ino, size, mtime_ns, ctime_ns, hash, chunks, tables FROM files "
                 "WHERE (path >= ? AND path < ?) OR path = ? ORDER BY path",
                 (prefix, prefix[:-1] + "0", root),
             )
         except sqlite3.Error:
             return CachedRows(iter(()))
-        return CachedRows(rows, reader)
+        return CachedRows(_batched(cursor), reader)
 
     def store(
         self,

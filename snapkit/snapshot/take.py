@@ -153,19 +153,28 @@ class _Hasher:
             try:
                 for item in items:
                     if item.kind != "file":
-                        pending.append((item, _plain_entry(item)))
+                        entry: FileEntry | None = _plain_entry(item)
                     else:
+                        entry = None
                         hit = cached.lookup(item.abspath, item.stat)
                         if hit is not None and all(map(stored, hit.chunks)):
                             self.reused += 1
                             entry = _file_entry(item, hit.hash, hit.chunks, _facts(hit.table))
-                            pending.append((item, entry))
-                        else:
-                            pending.append((item, pool.submit(self._read, item, writer)))
+                    if entry is not None and not pending:  # the common case: no reads waiting
+                        yield entry, None
+                        continue
+                    if entry is not None:
+                        pending.append((item, entry))
+                    else:
+                        pending.append((item, pool.submit(self._read, item, writer)))
                     while pending and (len(pending) > window or _ready(pending[0][1])):
-                        yield from _done(*pending.popleft())
+                        done = _done(*pending.popleft())
+                        if done is not None:
+                            yield done
                 while pending:
-                    yield from _done(*pending.popleft())
+                    done = _done(*pending.popleft())
+                    if done is not None:
+                        yield done
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)  # not the whole window's reads
                 raise
@@ -219,15 +228,15 @@ def _ready(value: object) -> bool:
 
 def _done(
     item: ScanItem, value: FileEntry | Future[FileEntry | None]
-) -> Iterator[tuple[FileEntry, _Fresh | None]]:
+) -> tuple[FileEntry, _Fresh | None] | None:
+    """An entry and its stat-cache row once read; None for a file removed meanwhile."""
     if not isinstance(value, Future):
-        yield value, None
-        return
+        return value, None
     entry = value.result()
     if entry is None:
-        return  # removed while we were taking: not in this snapshot
+        return None  # removed while we were taking: not in this snapshot
     table = entry.table.to_json() if entry.table else None
-    yield entry, (item.abspath, item.stat, entry.hash, entry.chunks, table)
+    return entry, (item.abspath, item.stat, entry.hash, entry.chunks, table)
 
 
 class _Totals:

@@ -102,6 +102,8 @@ def _validity(values: Sequence[object]) -> tuple[pa.Buffer | None, int]:
     """Arrow's validity bitmap (LSB first) for `values`, None when nothing is null."""
     if None not in values:  # the common case, checked in C
         return None, 0
+    if values.count(None) == len(values):  # a column no row has (table facts of non-tables)
+        return pa.py_buffer(bytes((len(values) + 7) // 8)), len(values)
     nulls = [i for i, v in enumerate(values) if v is None]
     bits = bytearray(b"\xff" * ((len(values) + 7) // 8))
     for i in nulls:
@@ -114,9 +116,15 @@ def _offsets(lengths: Iterable[int]) -> pa.Buffer:
 
 
 def _strings(values: Sequence[str | None]) -> pa.Array:
-    encoded = [v.encode() if v is not None else b"" for v in values]
     validity, nulls = _validity(values)
-    buffers = [validity, _offsets(map(len, encoded)), pa.py_buffer(b"".join(encoded))]
+    texts: Sequence[str] = [v or "" for v in values] if nulls else values  # type: ignore[assignment]
+    joined = "".join(texts)
+    if joined.isascii():  # (paths and ids mostly are): one encode, lengths as they are
+        data, lengths = joined.encode("ascii"), map(len, texts)
+    else:
+        encoded = [t.encode() for t in texts]
+        data, lengths = b"".join(encoded), map(len, encoded)
+    buffers = [validity, _offsets(lengths), pa.py_buffer(data)]
     return pa.Array.from_buffers(pa.string(), len(values), buffers, null_count=nulls)
 
 
