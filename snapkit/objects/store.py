@@ -15,7 +15,7 @@ from blake3 import blake3
 from snapkit.errors import CorruptObject, NotFound
 from snapkit.objects.cache import ObjectCache
 from snapkit.objects.hashing import digest
-from snapkit.objects.index import decode_index, encode_index
+from snapkit.objects.index import ChunkIndex, decode_index_rows, encode_index
 from snapkit.objects.packs import (
     CODEC_RAW,
     TRAILER_SIZE,
@@ -47,7 +47,7 @@ class ObjectStore:
         self.storage = storage
         self.cache = cache or ObjectCache(None)
         self.read_threads = read_threads
-        self.index: dict[str, BlobEntry] = {}
+        self.index = ChunkIndex()
         self.pack_sizes: dict[str, int] = {}
         self.index_ids: set[str] = set()
         self._lock = threading.Lock()
@@ -109,15 +109,22 @@ class ObjectStore:
             self.index_ids.clear()
 
     def _add_index(self, index_id: str, data: bytes) -> None:
-        for pack_id, size, entries in decode_index(index_id, data):
-            self.add_pack(pack_id, size, entries)
+        packs = decode_index_rows(index_id, data)
+        with self._lock:
+            try:
+                for pack_id, size, rows in packs:
+                    self.pack_sizes[pack_id] = size
+                    self.index.add_rows(pack_id, rows)
+            except (ValueError, TypeError) as exc:  # (rows added before it are sound)
+                raise CorruptObject(
+                    f"index {index_id} is unreadable: {exc}", key=f"index/{index_id}"
+                ) from exc
         self.index_ids.add(index_id)
 
     def add_pack(self, pack_id: str, size: int, entries: dict[str, BlobEntry]) -> None:
         with self._lock:
             self.pack_sizes[pack_id] = size
-            for cid, entry in entries.items():
-                self.index.setdefault(cid, entry)
+            self.index.add_pack(pack_id, entries)
 
     def write_index(self, packs: list[tuple[str, int, dict[str, BlobEntry]]]) -> str:
         data = encode_index(packs)
@@ -162,10 +169,10 @@ class ObjectStore:
         return chunk_id in self.index
 
     def locate(self, chunk_id: str) -> BlobEntry:
-        try:
-            return self.index[chunk_id]
-        except KeyError:
-            raise NotFound(f"chunk {chunk_id} is not in the store's index") from None
+        entry = self.index.get(chunk_id)
+        if entry is None:
+            raise NotFound(f"chunk {chunk_id} is not in the store's index")
+        return entry
 
     def read_chunk(self, chunk_id: str) -> bytes:
         for _, data in self.fetch([chunk_id]):

@@ -105,24 +105,26 @@ def _selected(path: str, patterns: tuple[str, ...]) -> bool:
 
 def check_paths(entries: list[FileEntry]) -> None:
     """Refuse a tree that could write outside its target (.., absolute, through a link)."""
-    kinds = {e.path: e.kind for e in entries}
+    above: set[str] = set()  # every folder some path lies under (few: not one per file)
     for e in entries:
-        p = PurePosixPath(e.path)
         if (
             not e.path
-            or p.is_absolute()
-            or e.path.startswith("\\")
+            or e.path.startswith(("/", "\\"))
             or "\x00" in e.path
             or any(part in ("..", ".", "") for part in e.path.split("/"))
         ):
             raise Refused(f"snapshot holds an unsafe path {e.path!r}: nothing was restored")
-        for parent in p.parents:
-            k = kinds.get(str(parent))
-            if k is not None and k != "dir":
-                raise Refused(
-                    f"snapshot path {e.path!r} lies under {str(parent)!r}, which is a {k}: "
-                    "nothing was restored"
-                )
+        parent = posixpath.dirname(e.path)
+        while parent and parent not in above:
+            above.add(parent)
+            parent = posixpath.dirname(parent)
+    for e in entries:
+        if e.kind != "dir" and e.path in above:
+            child = next(x.path for x in entries if x.path.startswith(e.path + "/"))
+            raise Refused(
+                f"snapshot path {child!r} lies under {e.path!r}, which is a {e.kind}: "
+                "nothing was restored"
+            )
 
 
 def plan_restore(

@@ -144,9 +144,8 @@ def _string_lists(values: Sequence[Sequence[str] | None]) -> pa.Array:
     )
 
 
-# Rows per Arrow batch read: keeps every string column's int32 offsets far from overflowing
-# (a row holds the 64-character ids of all its file's chunks).
-_BATCH_ROWS = 65536
+# Rows per batch read: one batch's Python columns are in memory at a time.
+_READ_ROWS = 16384
 
 
 def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
@@ -154,7 +153,7 @@ def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
         # An Arrow buffer and no thread pool: pq.read_table(io.BytesIO(...)) made the process
         # abort at exit now and then ("terminate called without an active exception", the
         # thread-pool teardown race of apache/arrow#50482); a tree is small enough for one thread.
-        batches = pq.ParquetFile(pa.BufferReader(data)).iter_batches(_BATCH_ROWS, use_threads=False)
+        batches = pq.ParquetFile(pa.BufferReader(data)).iter_batches(_READ_ROWS, use_threads=False)
         out: list[FileEntry] = []
         for batch in batches:  # one batch's Python columns at a time
             out += _entries(batch.to_pydict())
@@ -165,6 +164,7 @@ def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
 
 def _entries(cols: dict[str, list]) -> Iterator[FileEntry]:
     intern = sys.intern  # table columns and types repeat across files: one copy each
+    modes: dict[int, int] = {}  # a few distinct values: one int object each, not per file
     for i, path in enumerate(cols["path"]):
         fmt = cols["table_format"][i]
         facts = None
@@ -186,7 +186,7 @@ def _entries(cols: dict[str, list]) -> Iterator[FileEntry]:
                 path=path,
                 kind=intern(cols["kind"][i]),
                 size=cols["size"][i],
-                mode=cols["mode"][i],
+                mode=modes.setdefault(cols["mode"][i], cols["mode"][i]),
                 mtime_ns=cols["mtime_ns"][i],
                 hash=h,
                 chunks=chunks,
