@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import Any
 
 import click
@@ -36,6 +37,7 @@ class BarProgress:
         self._bar: Any = None
         self._task: Any = None
         self._pending: tuple[str, int | None] | None = None
+        self._lock = threading.Lock()
 
     def start(self, label: str, total: int | None) -> None:
         """Show a bar for `total` bytes; with None (not known ahead), a bar of bytes done
@@ -72,7 +74,9 @@ class BarProgress:
 
     def advance(self, amount: int) -> None:
         if self._pending is not None:
-            self._draw()
+            with self._lock:  # advance comes from reading threads: draw once
+                if self._pending is not None:
+                    self._draw()
         if self._bar is not None:
             self._bar.advance(self._task, amount)
 

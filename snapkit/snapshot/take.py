@@ -142,14 +142,27 @@ class _Hasher:
         self, items: Iterator[ScanItem], cached: CachedRows, threads: int
     ) -> Iterator[tuple[FileEntry, _Fresh | None]]:
         """Tree entries in scan order, each with the stat-cache row to record for a file
-        that was read. Files are read by a pool while the scan goes on; at most a window
-        of them is in flight, so memory does not grow with the number of files."""
+        that was read. Files are read by a pool while the scan goes on, in groups (up to
+        64 items or 8 MiB to read: one task per small file cost more in hand-offs than the
+        reading); at most a window of groups is in flight, so memory does not grow with
+        the number of files."""
         stored = self.repo.objects.has
         workers = threads or min(4, (os.cpu_count() or 2) * 2)
-        window = workers * 16
-        pending: deque[tuple[ScanItem, FileEntry | Future[FileEntry | None]]] = deque()
+        window = workers * 4
+        pending: deque[_Done | Future[_Done]] = deque()
+        group: _Group = []
+        to_read = 0  # bytes the open group has to read
         self.progress.start("hashing", None)
         with PackWriter(self.repo.objects) as writer, ThreadPoolExecutor(workers) as pool:
+
+            def close() -> None:
+                nonlocal group, to_read
+                if any(e is None for _, e in group):
+                    pending.append(pool.submit(self._read_group, group, writer))
+                else:
+                    pending.append([(e, None) for _, e in group])  # type: ignore[misc]
+                group, to_read = [], 0
+
             try:
                 for item in items:
                     if item.kind != "file":
@@ -160,21 +173,20 @@ class _Hasher:
                         if hit is not None and all(map(stored, hit.chunks)):
                             self.reused += 1
                             entry = _file_entry(item, hit.hash, hit.chunks, _facts(hit.table))
-                    if entry is not None and not pending:  # the common case: no reads waiting
+                    if entry is not None and not pending and not group:  # nothing waiting
                         yield entry, None
                         continue
-                    if entry is not None:
-                        pending.append((item, entry))
-                    else:
-                        pending.append((item, pool.submit(self._read, item, writer)))
-                    while pending and (len(pending) > window or _ready(pending[0][1])):
-                        done = _done(*pending.popleft())
-                        if done is not None:
-                            yield done
+                    group.append((item, entry))
+                    if entry is None:
+                        to_read += item.stat.st_size
+                    if len(group) >= _GROUP_ITEMS or to_read >= _GROUP_BYTES:
+                        close()
+                    while pending and (len(pending) > window or _ready(pending[0])):
+                        yield from _results(pending.popleft())
+                if group:
+                    close()
                 while pending:
-                    done = _done(*pending.popleft())
-                    if done is not None:
-                        yield done
+                    yield from _results(pending.popleft())
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)  # not the whole window's reads
                 raise
@@ -184,6 +196,20 @@ class _Hasher:
                 "chunks": writer.new_chunks,
             }
         self.progress.finish()
+
+    def _read_group(self, group: _Group, writer: PackWriter) -> _Done:
+        """The group's entries, reading the files that need it; a file read gets its
+        stat-cache row, a file removed meanwhile is left out."""
+        out: _Done = []
+        for item, entry in group:
+            if entry is not None:
+                out.append((entry, None))
+                continue
+            read = self._read(item, writer)
+            if read is not None:  # (None: removed while we were taking)
+                table = read.table.to_json() if read.table else None
+                out.append((read, (item.abspath, item.stat, read.hash, read.chunks, table)))
+        return out
 
     def _chunker(self) -> Chunker:
         chunker = getattr(self._local, "chunker", None)
@@ -222,21 +248,22 @@ _Fresh = tuple[str, FileStat, str, tuple[str, ...], dict | None]
 _CACHE_BATCH = 4096
 
 
+# A run of scan items in order, each with its entry once known (None: still to read).
+_Group = list[tuple[ScanItem, FileEntry | None]]
+# A group done: its entries, each with the stat-cache row to record if the file was read.
+_Done = list[tuple[FileEntry, _Fresh | None]]
+
+# A group is closed at this many items or this many bytes to read.
+_GROUP_ITEMS = 64
+_GROUP_BYTES = 8 << 20
+
+
 def _ready(value: object) -> bool:
     return not isinstance(value, Future) or value.done()
 
 
-def _done(
-    item: ScanItem, value: FileEntry | Future[FileEntry | None]
-) -> tuple[FileEntry, _Fresh | None] | None:
-    """An entry and its stat-cache row once read; None for a file removed meanwhile."""
-    if not isinstance(value, Future):
-        return value, None
-    entry = value.result()
-    if entry is None:
-        return None  # removed while we were taking: not in this snapshot
-    table = entry.table.to_json() if entry.table else None
-    return entry, (item.abspath, item.stat, entry.hash, entry.chunks, table)
+def _results(value: _Done | Future[_Done]) -> _Done:
+    return value.result() if isinstance(value, Future) else value
 
 
 class _Totals:

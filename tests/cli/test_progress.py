@@ -7,6 +7,7 @@ import pty
 import re
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from tests.cli.conftest import (
@@ -77,6 +78,20 @@ def test_a_terminal_gets_a_progress_bar_that_cleans_up(tmp_path: Path):
     assert code == 0, stderr
     assert "restoring" in stderr
     assert stderr.count(HIDE_CURSOR) == stderr.count(SHOW_CURSOR) > 0
+
+
+def test_a_take_shows_bytes_read_and_a_take_that_reads_nothing_shows_no_bar(tmp_path: Path):
+    """A take streams, so its bar has no total: it appears at the first read."""
+    root = _project_with_big_file(tmp_path / "proj")
+    code, stderr = run_with_terminal_stderr("take", "data/raw", "--tag", "v1", cwd=root)
+    assert code == 0, stderr
+    assert "hashing" in stderr
+    assert stderr.count(HIDE_CURSOR) == stderr.count(SHOW_CURSOR) > 0
+    time.sleep(1.1)  # past the stat cache's racy window, so the re-take reads nothing
+    assert_ok(run_snap("take", "data/raw", cwd=root))  # (records the files as cached)
+    code, stderr = run_with_terminal_stderr("take", "data/raw", cwd=root)
+    assert code == 0, stderr
+    assert "hashing" not in stderr and HIDE_CURSOR not in stderr
 
 
 def test_an_error_stops_the_bar_first(tmp_path: Path):
