@@ -41,6 +41,8 @@ def run_plan(plan: Plan, log: Log = print) -> list[Sample]:
         started = time.perf_counter()
         roots[spec.label] = dataset_dir(plan.work, spec.kind, spec.sizes)
         log(f"dataset {spec.label}: {roots[spec.label]} ({time.perf_counter() - started:.1f}s)")
+    for tool in plan.tools:
+        tool.prepare()
     samples: list[Sample] = []
     with ExitStack() as stack:
         endpoint = stack.enter_context(moto_server()) if plan.scenarios & {*S3_SCENARIOS} else None

@@ -82,6 +82,9 @@ class Tool(Protocol):
 
     def version(self) -> str: ...
 
+    def prepare(self) -> None:
+        """Anything to do once before the first measured command."""
+
     def local(self, job: Job, scenarios: frozenset[str]) -> list[Sample]: ...
 
     def s3(self, job: Job, scenarios: frozenset[str]) -> list[Sample]: ...

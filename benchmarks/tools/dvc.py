@@ -37,6 +37,9 @@ class Dvc:
     def version(self) -> str:
         return command_version([DVC, "--version"])
 
+    def prepare(self) -> None:
+        """Nothing: DVC's bytecode was compiled when it was installed."""
+
     def local(self, job: Job, scenarios: frozenset[str]) -> list[Sample]:
         """Cold `dvc add` in a fresh repo; `dvc checkout` after removing the data (warm
         cache); the 1% modification and `dvc add` again."""

@@ -134,6 +134,15 @@ class ChunkIndex:
     def __contains__(self, chunk_id: object) -> bool:
         return isinstance(chunk_id, str) and _key(chunk_id) in self._map
 
+    def has_all(self, chunk_ids: Iterable[str]) -> bool:
+        """Whether every one of `chunk_ids` is indexed: one call per file for a re-take's
+        look-ups, not three per chunk."""
+        indexed, key = self._map, bytes.fromhex
+        try:
+            return all(key(c) in indexed for c in chunk_ids)
+        except (ValueError, TypeError):
+            return False  # not an id: in no index
+
     def __len__(self) -> int:
         return len(self._map)
 

@@ -168,6 +168,9 @@ class ObjectStore:
     def has(self, chunk_id: str) -> bool:
         return chunk_id in self.index
 
+    def has_all(self, chunk_ids: Iterable[str]) -> bool:
+        return self.index.has_all(chunk_ids)
+
     def locate(self, chunk_id: str) -> BlobEntry:
         entry = self.index.get(chunk_id)
         if entry is None:

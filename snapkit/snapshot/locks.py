@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import random
-import secrets
 import socket
 import threading
 import time
@@ -143,7 +142,7 @@ class LockManager:
         while True:
             now = time.time()
             mine = LockInfo(
-                id=secrets.token_hex(16),
+                id=os.urandom(16).hex(),
                 kind=kind,
                 command=command,
                 host=socket.gethostname(),

@@ -7,8 +7,8 @@ writers racing on one name never lose an update silently: one wins, the other ge
 from __future__ import annotations
 
 import json
+import os
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -107,7 +107,7 @@ class RefStore:
         doc["time"] = datetime.now(UTC).isoformat(timespec="seconds")
         # Etags are content hashes (S3's MD5, BLAKE3 locally): a nonce makes every write's
         # etag new, so re-writing the same value still invalidates other writers' etags.
-        doc["nonce"] = secrets.token_hex(8)
+        doc["nonce"] = os.urandom(8).hex()
         try:
             return self.storage.put_if_match(PREFIX + name, json.dumps(doc).encode(), etag)
         except Conflict:

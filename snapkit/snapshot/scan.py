@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import stat as st
 from collections.abc import Iterator
-from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -17,7 +16,8 @@ TMP_MARK = ".snaptmp-"
 
 
 class FileStat(NamedTuple):
-    """The part of `os.stat_result` a take uses: a third of its memory per scanned file."""
+    """The fields of `os.stat_result` a take uses (a stat result has them all); for
+    building one by hand."""
 
     st_mode: int
     st_size: int
@@ -27,16 +27,19 @@ class FileStat(NamedTuple):
     st_ino: int
 
 
-def _slim(s: os.stat_result) -> FileStat:
-    return FileStat(s.st_mode, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_dev, s.st_ino)
+# What a take reads from a file's lstat. The scan passes on `os.stat_result` itself: a
+# take holds only a window of scanned files, and making a smaller copy of each cost more
+# than it saved.
+Stat = os.stat_result | FileStat
 
 
-@dataclass(frozen=True, slots=True)
-class ScanItem:
+class ScanItem(NamedTuple):
+    """One scanned path (a tuple: made once per file, it is the cheapest record to make)."""
+
     relpath: str  # '/'-separated, relative to the source root
     abspath: str
     kind: str  # file | dir | symlink
-    stat: FileStat
+    stat: Stat
     link_target: str = ""
 
 
@@ -112,7 +115,7 @@ def _walk(abs_dir: str, rel_dir: str, ignore: Ignore, scope: _Scope | None) -> I
         _check_name(rel, entry.path)
         if is_dir:
             descend.add(entry.name)
-            yield ScanItem(rel, entry.path, "dir", _slim(s))
+            yield ScanItem(rel, entry.path, "dir", s)
         elif st.S_ISREG(s.st_mode) or st.S_ISLNK(s.st_mode):
             yield _item(rel, entry.path, s)
         # sockets, fifos and devices are not data: skipped
@@ -122,8 +125,8 @@ def _item(rel: str, abspath: str, s: os.stat_result) -> ScanItem:
     if st.S_ISLNK(s.st_mode):
         target = os.readlink(abspath)
         _check_name(target, abspath, "the target of the symlink")
-        return ScanItem(rel, abspath, "symlink", _slim(s), target)
-    return ScanItem(rel, abspath, "file", _slim(s))
+        return ScanItem(rel, abspath, "symlink", s, target)
+    return ScanItem(rel, abspath, "file", s)
 
 
 def _check_name(name: str, abspath: str, what: str = "the name of") -> None:

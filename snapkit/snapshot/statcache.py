@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from snapkit.snapshot.scan import FileStat
+from snapkit.snapshot.scan import Stat
 
 RACY_NS = 1_000_000_000  # filesystems whose timestamps are whole seconds
 FINE_RACY_NS = 50_000_000  # filesystems with sub-second timestamps
 
 
-def racy_window(s: FileStat) -> int:
+def racy_window(s: Stat) -> int:
     """How long before a take a file must have last changed for its entry to be stored.
 
     Safe because any later change sets ctime to the (coarse) current time, which is at
@@ -48,7 +48,7 @@ class Cached(NamedTuple):
     table: dict[str, object] | None
 
 
-def _key(s: FileStat) -> tuple[int, int, int, int, int]:
+def _key(s: Stat) -> tuple[int, int, int, int, int]:
     return (s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns)
 
 
@@ -76,7 +76,7 @@ class CachedRows:
         except sqlite3.Error:
             self._row = None  # a broken cache is only a slower take
 
-    def lookup(self, path: str, s: FileStat) -> Cached | None:
+    def lookup(self, path: str, s: Stat) -> Cached | None:
         """The cached hash of `path` if its stat still matches; `path`s must come in
         increasing order (a take's scan order)."""
         while self._row is not None and self._row[0] < path:
@@ -138,7 +138,7 @@ class StatCache:
 
     def store(
         self,
-        items: list[tuple[str, FileStat, str, tuple[str, ...], dict | None]],
+        items: list[tuple[str, Stat, str, tuple[str, ...], dict | None]],
         started_ns: int,
     ) -> None:
         """Record hashed files; `started_ns` is when the take began (before any read)."""

@@ -27,7 +27,7 @@ from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry, Snapshot, Summary, TableFacts
 from snapkit.snapshot.refs import check_name
 from snapkit.snapshot.repo import Repo
-from snapkit.snapshot.scan import FileStat, ScanItem, scan
+from snapkit.snapshot.scan import ScanItem, Stat, scan
 from snapkit.snapshot.statcache import CachedRows, StatCache
 from snapkit.snapshot.tables import CsvCounter, parquet_facts, table_format
 from snapkit.snapshot.tree import TreeWriter
@@ -146,7 +146,7 @@ class _Hasher:
         64 items or 8 MiB to read: one task per small file cost more in hand-offs than the
         reading); at most a window of groups is in flight, so memory does not grow with
         the number of files."""
-        stored = self.repo.objects.has
+        has_all = self.repo.objects.has_all
         workers = threads or min(4, (os.cpu_count() or 2) * 2)
         window = workers * 4
         pending: deque[_Done | Future[_Done]] = deque()
@@ -170,7 +170,7 @@ class _Hasher:
                     else:
                         entry = None
                         hit = cached.lookup(item.abspath, item.stat)
-                        if hit is not None and all(map(stored, hit.chunks)):
+                        if hit is not None and has_all(hit.chunks):
                             self.reused += 1
                             entry = _file_entry(item, hit.hash, hit.chunks, _facts(hit.table))
                     if entry is not None and not pending and not group:  # nothing waiting
@@ -242,7 +242,7 @@ class _Hasher:
 
 
 # What the stat cache records for a file that was read: (path, stat, hash, chunks, table).
-_Fresh = tuple[str, FileStat, str, tuple[str, ...], dict | None]
+_Fresh = tuple[str, Stat, str, tuple[str, ...], dict | None]
 
 # Stat-cache rows written per transaction.
 _CACHE_BATCH = 4096

@@ -90,11 +90,16 @@ def _record_batch(rows: list[FileEntry]) -> pa.RecordBatch:
         _strings([e.hash for e in rows]),
         _string_lists([e.chunks for e in rows]),
         _strings([e.link_target for e in rows]),
-        _strings([t.format if t else None for t in facts]),
-        _ints(pa.int64(), [t.rows if t else None for t in facts]),
-        _string_lists([t.columns if t else None for t in facts]),
-        _strings([json.dumps([list(p) for p in t.schema]) if t else None for t in facts]),
     ]
+    if facts.count(None) == len(rows):  # no table in the batch (checked in C)
+        columns += [pa.nulls(len(rows), TREE_SCHEMA.field(i).type) for i in range(8, 12)]
+    else:
+        columns += [
+            _strings([t.format if t else None for t in facts]),
+            _ints(pa.int64(), [t.rows if t else None for t in facts]),
+            _string_lists([t.columns if t else None for t in facts]),
+            _strings([json.dumps([list(p) for p in t.schema]) if t else None for t in facts]),
+        ]
     return pa.RecordBatch.from_arrays(columns, schema=TREE_SCHEMA)
 
 
@@ -130,8 +135,8 @@ def _strings(values: Sequence[str | None]) -> pa.Array:
 
 def _ints(kind: pa.DataType, values: Sequence[int | None]) -> pa.Array:
     code = "q" if kind == pa.int64() else "i"
-    data = array(code, (v if v is not None else 0 for v in values))
     validity, nulls = _validity(values)
+    data = array(code, (v if v is not None else 0 for v in values) if nulls else values)
     return pa.Array.from_buffers(kind, len(values), [validity, pa.py_buffer(data)], nulls)
 
 
@@ -194,3 +199,4 @@ def _entries(cols: dict[str, list]) -> Iterator[FileEntry]:
                 table=facts,
             )
         )
+

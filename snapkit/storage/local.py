@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import secrets
 import stat
 import threading
 from collections.abc import Iterator
@@ -252,7 +251,7 @@ def _write_temp(path: Path, data: bytes, *, durable: bool = True) -> Path:
     a group stays readable after the rename. On failure (e.g. ENOSPC) nothing is left behind.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    tmp = path.parent / f"{TEMP_PREFIX}{os.urandom(8).hex()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:

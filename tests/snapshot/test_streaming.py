@@ -9,7 +9,7 @@ import time
 import pytest
 
 from snapkit.snapshot.ignore import Ignore
-from snapkit.snapshot.model import FileEntry
+from snapkit.snapshot.model import FileEntry, TableFacts
 from snapkit.snapshot.scan import scan
 from snapkit.snapshot.statcache import StatCache, racy_window
 from snapkit.snapshot.tree import TreeWriter, decode_tree
@@ -78,6 +78,19 @@ def test_tree_written_in_batches_reads_back(tmp_path):
     writer = TreeWriter(batch_rows=3)
     entries = [
         FileEntry(f"f{i:03}", "file", i, hash=f"{i:064x}", chunks=(f"{i:064x}",)) for i in range(10)
+    ]
+    for e in entries:
+        writer.add(e)
+    assert decode_tree("t", writer.finish()) == entries
+
+
+def test_batches_with_and_without_tables_read_back():
+    """A batch with no table gets all-null table columns; one with some keeps each row's."""
+    writer = TreeWriter(batch_rows=3)
+    facts = TableFacts("csv", 7, ("a", "b"), (("a", "int64"), ("b", "string")))
+    entries = [
+        FileEntry(f"f{i}", "file", i, hash=f"{i:064x}", chunks=(f"{i:064x}",), table=t)
+        for i, t in enumerate([None, None, None, None, facts, None, facts])
     ]
     for e in entries:
         writer.add(e)
