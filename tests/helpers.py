@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -67,3 +69,13 @@ def spam_project(root: Path) -> Path:
         ignore=shutil.ignore_patterns("data", "model", "metrics.json"),
     )
     return root
+
+
+def run_python(code: str, cache: Path) -> str:
+    """What `code` prints, run in a fresh interpreter (so its imports are its own), with
+    `cache` as snapkit's cache folder."""
+    env = {**os.environ, "SNAP_CACHE_DIR": str(cache)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return out.stdout.strip()

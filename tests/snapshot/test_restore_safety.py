@@ -185,3 +185,16 @@ def test_single_file_force_restore_takes_a_safety_snapshot_of_that_file_only(sto
     assert safety.snapshot.root_kind == "file" and safety.snapshot.summary.files == 1
     store.restore(outcome.safety_snapshot, f)
     assert f.read_text() == "id\n1\n2\n"
+
+
+def test_a_folder_standing_where_a_file_goes_is_replaced_by_the_file(store, tmp_path):
+    src = tmp_path / "src"
+    write(src / "x", "the file\n")
+    write(src / "y", "another\n")
+    store.take(src, tags=["v1"])
+    target = tmp_path / "target"
+    write(target / "x/inner.txt", "a folder where the snapshot has a file\n")
+    with pytest.raises(Refused, match="x"):
+        store.restore("v1", target)  # its content is in no snapshot
+    store.restore("v1", target, force=True)
+    assert (target / "x").read_text() == "the file\n" and (target / "y").exists()

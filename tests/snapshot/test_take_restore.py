@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from snapkit.errors import NotFound, UsageError
-from tests.helpers import make_dataset, random_bytes, snapshot_of, write
+from tests.helpers import make_dataset, random_bytes, run_python, snapshot_of, write
 
 
 def test_round_trip_is_exact(store, tmp_path):
@@ -162,11 +160,7 @@ def test_take_and_restore_do_not_import_pandas(tmp_path):
         f"s.restore(r.id, {str(tmp_path / 'back')!r})\n"
         "print('pandas' in sys.modules)\n"
     )
-    env = {**os.environ, "SNAP_CACHE_DIR": str(tmp_path / "cache")}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert out.stdout.strip() == "False"
+    assert run_python(code, tmp_path / "cache") == "False"
     assert snapshot_of(tmp_path / "back") == snapshot_of(tmp_path / "data")
 
 
