@@ -512,12 +512,9 @@ def _stage_batch(
     def create(i: int) -> int:
         e = entries[i]
         tmp = _staged_name(plan.dest_name(e.path), token, i)
+        # Not sized first: the chunks' positional writes cover the whole file (their raw
+        # lengths add up to its size), and an ftruncate per file cost ≈20 µs of kernel time.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.ftruncate(fd, e.size)
-        except BaseException:
-            os.close(fd)
-            raise
         fds[i] = fd  # (every file opened is closed below)
         return fd
 
