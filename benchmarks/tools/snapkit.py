@@ -20,6 +20,7 @@ from benchmarks.tools.base import (
     base_env,
     command_version,
     measured,
+    remove,
 )
 
 SNAP = BIN / "snap"
@@ -47,17 +48,21 @@ class Snapkit:
         compileall.compile_dir(Path(snapkit.__file__).parent, quiet=1)
 
     def local(self, job: Job, scenarios: frozenset[str]) -> list[Sample]:
-        """Cold take into a fresh local store with an empty cache; then restore into an empty
-        folder; then the 1% modification and a re-take (same store and cache)."""
+        """Cold take into a fresh local store with an empty cache; then, as DVC's scenario
+        does, remove the data and restore it into its place; then the 1% modification and a
+        re-take (same store and cache)."""
         ws = job.workspace
         data = job.fresh_data(ws / "data")
         env = self._env(ws, ws / "cache")
         store = ws / "store"
         samples = [self._snap(job, TAKE, ["--store", store, "take", "data", "-t", "v1"], env)]
         if RESTORE in scenarios:
-            restore = ["--store", store, "restore", "v1", ws / "restored"]
-            samples.append(self._snap(job, RESTORE, restore, env))
-            job.check_restored(ws / "restored")
+            # The same order as `dvc checkout` after removing the data. Restoring into a new
+            # folder beside the data was not the same work on our VM: writing 2 GB right
+            # after 2 GB were deleted took 2.8 s, without the deletion 4.9–5.2 s.
+            remove(data)
+            samples.append(self._snap(job, RESTORE, ["--store", store, "restore", "v1", data], env))
+            job.check_restored(data)
         if scenarios & {RETAKE, GROWTH}:
             apply_modification(job.dataset_root, data)
             before = tree_bytes(store)

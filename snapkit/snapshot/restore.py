@@ -36,6 +36,7 @@ from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.scan import TMP_MARK, scan
+from snapkit.snapshot.statcache import Fresh, LaggedRecorder, StatCache
 from snapkit.snapshot.tree import TreeTable
 
 BATCH_FILES = 256
@@ -422,7 +423,7 @@ def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> Rest
             if isinstance(exc, CorruptObject):
                 raise _name_files(exc, plan, repo) from exc
             raise
-        _commit(plan, token, pool)
+        _commit(plan, token, pool, LaggedRecorder(StatCache(repo.cache_dir / "statcache.sqlite")))
     for _, aside in undo.aside:
         aside.unlink(missing_ok=True)
     return RestoreResult(plan, len(plan.write), plan.bytes_to_write, len(plan.delete))
@@ -585,11 +586,15 @@ def _stage_symlinks(plan: Plan, token: str) -> None:
             os.symlink(e.link_target, _staged_name(dest, token, i))
 
 
-def _commit(plan: Plan, token: str, pool: Executor) -> None:
-    """Rename staged files into place and set their metadata; then folders, then deletions."""
+def _commit(plan: Plan, token: str, pool: Executor, recorder: LaggedRecorder) -> None:
+    """Rename staged files into place and set their metadata; then folders, then deletions.
+
+    The files renamed into place are recorded in the stat cache (as `dvc checkout` records
+    its state), so a take of the restored folder does not read them again.
+    """
     try:
-        for start, paths in plan.write.column_blocks("path", BATCH_FILES):  # (not one
-            _rename_staged(plan, token, list(enumerate(paths, start)), pool)  # future per file)
+        for start, entries in plan.write.blocks(BATCH_FILES):  # (not one future per file)
+            recorder.add(_rename_staged(plan, token, list(enumerate(entries, start)), pool))
         for e in plan.touch:
             dest = plan.dest(e.path)
             if e.kind == "file":
@@ -608,21 +613,35 @@ def _commit(plan: Plan, token: str, pool: Executor) -> None:
     except OSError as exc:
         _remove_staged(plan, token)
         raise from_os_error(exc, "restore failed while moving files into place") from exc
+    finally:
+        recorder.close()
 
 
-def _rename_staged(plan: Plan, token: str, places: list[tuple[int, str]], pool: Executor) -> None:
-    paths = dict(places)
+def _rename_staged(
+    plan: Plan, token: str, places: list[tuple[int, FileEntry]], pool: Executor
+) -> list[Fresh]:
+    """Rename a batch into place; the stat-cache rows of its files."""
+    entries = dict(places)
     # Only where the plan found a folder (or other non-file) standing where a file goes is
-    # there something to clear first (few: not an lstat per file).
+    # there something to clear first (few: not an lstat per file for that).
     changed_type = {c.path for c in plan.changes if c.reason == "type-changed"}
+    rows: list[Fresh] = []
 
     def rename(i: int) -> None:  # (a file's mode and mtime were set when it was staged)
-        dest = plan.dest_name(paths[i])
-        if plan.rename.get(paths[i], paths[i]) in changed_type:
+        e = entries[i]
+        dest = plan.dest_name(e.path)
+        if plan.rename.get(e.path, e.path) in changed_type:
             _clear_non_file(dest)
         os.replace(_staged_name(dest, token, i), dest)
+        if e.kind == "file":
+            s = os.lstat(dest)
+            # Only what is still as written: a change made since would show in size or mtime.
+            if st.S_ISREG(s.st_mode) and s.st_size == e.size and s.st_mtime_ns == e.mtime_ns:
+                table = e.table.to_json() if e.table else None
+                rows.append((dest, s, e.hash, e.chunks, table))  # (append: thread-safe)
 
-    _per_folder(pool, places, rename)
+    _per_folder(pool, [(i, e.path) for i, e in places], rename)
+    return rows
 
 
 def _remove_staged(plan: Plan, token: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -136,11 +137,7 @@ class StatCache:
             return CachedRows(iter(()))
         return CachedRows(_batched(cursor), reader)
 
-    def store(
-        self,
-        items: list[tuple[str, Stat, str, tuple[str, ...], dict | None]],
-        started_ns: int,
-    ) -> None:
+    def store(self, items: list[Fresh], started_ns: int) -> None:
         """Record hashed files; `started_ns` is when the take began (before any read)."""
         if self._db is None or not items:
             return
@@ -161,3 +158,45 @@ class StatCache:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
+
+
+# What the stat cache records for a file: (path, stat, hash, chunks, table facts as JSON).
+Fresh = tuple[str, Stat, str, tuple[str, ...], dict | None]
+
+
+class LaggedRecorder:
+    """Records rows for files written just now (a restore's), once they are old enough.
+
+    A file renamed into place has a ctime of now, and a row is only safe once its ctime is
+    older than the racy window (see `racy_window`): so rows wait, a few batches at most
+    (those written in the last FINE_RACY_NS), and `close` waits out the newest ones.
+    Files on filesystems with whole-second timestamps are left out rather than waited for.
+    """
+
+    def __init__(self, cache: StatCache) -> None:
+        self.cache = cache
+        self._waiting: list[tuple[int, list[Fresh]]] = []  # (newest ctime, rows)
+
+    def add(self, rows: list[Fresh]) -> None:
+        if rows:
+            self._waiting.append((max(s.st_ctime_ns for _, s, *_ in rows), rows))
+        self._store(time.time_ns())
+
+    def close(self) -> None:
+        if self._waiting:
+            newest = max(t for t, _ in self._waiting)
+            time.sleep(max(0.0, (newest + FINE_RACY_NS - time.time_ns()) / 1e9) + 0.001)
+        self._store(time.time_ns(), everything=True)
+        self.cache.close()
+
+    def _store(self, now: int, everything: bool = False) -> None:
+        ready: list[Fresh] = []
+        waiting = []
+        for t, rows in self._waiting:
+            if everything or now - t > FINE_RACY_NS:
+                ready += rows
+            else:
+                waiting.append((t, rows))
+        self._waiting = waiting
+        if ready:
+            self.cache.store(ready, now)

@@ -27,8 +27,8 @@ from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry, Snapshot, Summary, TableFacts
 from snapkit.snapshot.refs import check_name
 from snapkit.snapshot.repo import Repo
-from snapkit.snapshot.scan import ScanItem, Stat, scan
-from snapkit.snapshot.statcache import CachedRows, StatCache
+from snapkit.snapshot.scan import ScanItem, scan
+from snapkit.snapshot.statcache import CachedRows, Fresh, StatCache
 from snapkit.snapshot.tables import CsvCounter, parquet_facts, table_format
 from snapkit.snapshot.tree import TreeWriter
 
@@ -140,7 +140,7 @@ class _Hasher:
 
     def entries(
         self, items: Iterator[ScanItem], cached: CachedRows, threads: int
-    ) -> Iterator[tuple[FileEntry, _Fresh | None]]:
+    ) -> Iterator[tuple[FileEntry, Fresh | None]]:
         """Tree entries in scan order, each with the stat-cache row to record for a file
         that was read. Files are read by a pool while the scan goes on, in groups (up to
         64 items or 8 MiB to read: one task per small file cost more in hand-offs than the
@@ -241,9 +241,6 @@ class _Hasher:
         return entry
 
 
-# What the stat cache records for a file that was read: (path, stat, hash, chunks, table).
-_Fresh = tuple[str, Stat, str, tuple[str, ...], dict | None]
-
 # Stat-cache rows written per transaction.
 _CACHE_BATCH = 4096
 
@@ -251,7 +248,7 @@ _CACHE_BATCH = 4096
 # A run of scan items in order, each with its entry once known (None: still to read).
 _Group = list[tuple[ScanItem, FileEntry | None]]
 # A group done: its entries, each with the stat-cache row to record if the file was read.
-_Done = list[tuple[FileEntry, _Fresh | None]]
+_Done = list[tuple[FileEntry, Fresh | None]]
 
 # A group is closed at this many items or this many bytes to read.
 _GROUP_ITEMS = 64

@@ -68,6 +68,19 @@ def test_retake_unchanged_stores_nothing_and_skips_reading(store, tmp_path):
     assert second.reused_files == first.snapshot.summary.files
 
 
+def test_a_take_of_what_a_restore_wrote_reads_only_what_changed_since(store, tmp_path):
+    src = make_dataset(tmp_path / "src")
+    taken = store.take(src, tags=["v1"])
+    out = tmp_path / "out"
+    store.restore("v1", out)  # records its files in the stat cache, as `dvc checkout` does
+    write(out / "a.txt", "HELLO\n")  # same size, new mtime
+    again = store.take(out)
+    files = taken.snapshot.summary.files
+    assert again.reused_files == files - 1  # all but the changed file came from the cache
+    assert again.snapshot.tree != taken.snapshot.tree
+    assert [c.path for c in store.diff(taken.id, again.id).changes] == ["a.txt"]
+
+
 def test_append_one_percent_stores_a_few_percent(store, tmp_path):
     src = tmp_path / "src"
     size = 48 << 20
