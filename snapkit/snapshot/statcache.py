@@ -112,7 +112,7 @@ class StatCache:
             db.execute("PRAGMA synchronous=NORMAL")  # a cache: losing its last commit is fine
             db.execute(_SCHEMA)
             self._db = db
-        except sqlite3.Error:
+        except (sqlite3.Error, OSError):  # (OSError: its folder cannot be made)
             self._db = None  # a broken cache is only a slower take
 
     def under(self, root: str) -> CachedRows:

@@ -95,3 +95,15 @@ def test_batches_with_and_without_tables_read_back():
     for e in entries:
         writer.add(e)
     assert decode_tree("t", writer.finish()) == entries
+
+
+def test_a_stat_cache_that_cannot_be_made_is_only_ignored(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder goes")
+    cache = StatCache(blocker / "statcache.sqlite")
+    s = os.lstat(blocker)
+    cache.store([(str(blocker), s, "h", ("h",), None)], s.st_mtime_ns + 10**10)
+    rows = cache.under(str(tmp_path))
+    assert rows.lookup(str(blocker), s) is None
+    rows.close()
+    cache.close()
