@@ -592,9 +592,13 @@ def _commit(plan: Plan, token: str, pool: Executor, recorder: LaggedRecorder) ->
     The files renamed into place are recorded in the stat cache (as `dvc checkout` records
     its state), so a take of the restored folder does not read them again.
     """
+    # Only where the plan found a folder (or other non-file) standing where a file goes is
+    # there something to clear before the rename (few: not an lstat per file for that).
+    changed_type = {c.path for c in plan.changes if c.reason == "type-changed"}
     try:
         for start, entries in plan.write.blocks(BATCH_FILES):  # (not one future per file)
-            recorder.add(_rename_staged(plan, token, list(enumerate(entries, start)), pool))
+            batch = list(enumerate(entries, start))
+            recorder.add(_rename_staged(plan, token, batch, changed_type, pool))
         for e in plan.touch:
             dest = plan.dest(e.path)
             if e.kind == "file":
@@ -618,13 +622,15 @@ def _commit(plan: Plan, token: str, pool: Executor, recorder: LaggedRecorder) ->
 
 
 def _rename_staged(
-    plan: Plan, token: str, places: list[tuple[int, FileEntry]], pool: Executor
+    plan: Plan,
+    token: str,
+    places: list[Placed],
+    changed_type: set[str],
+    pool: Executor,
 ) -> list[Fresh]:
-    """Rename a batch into place; the stat-cache rows of its files."""
+    """Rename a batch into place (clearing first the `changed_type` destinations); the
+    stat-cache rows of its files."""
     entries = dict(places)
-    # Only where the plan found a folder (or other non-file) standing where a file goes is
-    # there something to clear first (few: not an lstat per file for that).
-    changed_type = {c.path for c in plan.changes if c.reason == "type-changed"}
     rows: list[Fresh] = []
 
     def rename(i: int) -> None:  # (a file's mode and mtime were set when it was staged)

@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS files (
 """
 
 
+# What the stat cache records for a file: (path, stat, hash, chunks, table facts as a dict).
+Fresh = tuple[str, Stat, str, tuple[str, ...], dict | None]
+
+
 class Cached(NamedTuple):
     hash: str
     chunks: tuple[str, ...]
@@ -158,10 +162,6 @@ class StatCache:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
-
-
-# What the stat cache records for a file: (path, stat, hash, chunks, table facts as JSON).
-Fresh = tuple[str, Stat, str, tuple[str, ...], dict | None]
 
 
 class LaggedRecorder:

@@ -149,21 +149,16 @@ def _string_lists(values: Sequence[Sequence[str] | None]) -> pa.Array:
     )
 
 
-# Rows per batch read: one batch's Python columns are in memory at a time.
+# Rows made into entries at a time by `decode_tree`: one block's Python columns at a time.
 _READ_ROWS = 16384
 
 
 def decode_tree(tree_id: str, data: bytes) -> list[FileEntry]:
-    try:
-        # An Arrow buffer and no thread pool: pq.read_table(io.BytesIO(...)) made the process
-        # abort at exit now and then ("terminate called without an active exception", the
-        # thread-pool teardown race of apache/arrow#50482); a tree is small enough for one thread.
-        batches = pq.ParquetFile(pa.BufferReader(data)).iter_batches(_READ_ROWS, use_threads=False)
-        out: list[FileEntry] = []
-        for batch in batches:  # one batch's Python columns at a time
-            out += _entries(batch.to_pydict())
-    except (pa.ArrowException, OSError) as exc:
-        raise CorruptObject(f"tree {tree_id} is unreadable: {exc}", key=f"trees/{tree_id}") from exc
+    """Every entry of the tree, in path order (`TreeTable` reads some rows only)."""
+    table = read_tree_table(tree_id, data)
+    out: list[FileEntry] = []
+    for start in range(0, len(table), _READ_ROWS):
+        out += table.entries(range(start, min(len(table), start + _READ_ROWS)))
     return out
 
 
@@ -273,7 +268,10 @@ class TreeTable:
             self._group, self._decoded = group, {}
         missing = [name for name in names if name not in self._decoded]
         if missing:
-            try:  # no thread pool: see decode_tree
+            # An Arrow buffer and no thread pool: pq.read_table(io.BytesIO(...)) made the
+            # process abort at exit now and then ("terminate called without an active
+            # exception", the thread-pool teardown race of apache/arrow#50482).
+            try:
                 part = self._file.read_row_group(group, columns=missing, use_threads=False)
             except (pa.ArrowException, OSError) as exc:
                 raise _unreadable(self.tree_id, exc) from exc
