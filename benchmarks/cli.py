@@ -21,6 +21,7 @@ from benchmarks.runner import DatasetSpec, Plan, run_plan
 from benchmarks.tools.base import SCENARIOS, Sample, Tool
 from benchmarks.tools.dvc import Dvc
 from benchmarks.tools.snapkit import Snapkit
+from benchmarks.trash import quiet_seconds_for
 
 HERE = Path(__file__).resolve().parent
 TOOLS: dict[str, type[Snapkit] | type[Dvc]] = {"snapkit": Snapkit, "dvc": Dvc}
@@ -45,6 +46,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--label", help="section of --out to (re)write; default from the options")
     p.add_argument("--json", type=Path, help="also write every sample as JSON here")
+    p.add_argument(
+        "--quiet-seconds",
+        type=float,
+        help="wait between blocks after deleting their files (default: 61 on ext4 without a "
+        "journal, where freed inodes slow file creation for 60 s; 0 with --quick or elsewhere)",
+    )
     args = p.parse_args(argv)
     if args.reps < 1 or args.scale < 1:
         p.error("--reps and --scale must be at least 1")
@@ -64,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
     tools: tuple[Tool, ...] = tuple(TOOLS[name]() for name in args.tools)
-    plan = Plan(args.work, dataset_specs(args), frozenset(args.scenario), tools, args.reps)
+    quiet = args.quiet_seconds
+    if quiet is None:
+        quiet = 0.0 if args.quick else quiet_seconds_for(args.work)
+    specs, scenarios = dataset_specs(args), frozenset(args.scenario)
+    plan = Plan(args.work, specs, scenarios, tools, args.reps, quiet)
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     samples = run_plan(plan, log=lambda line: print(line, flush=True))
     load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
@@ -107,6 +118,7 @@ def render(
         *machine.describe(plan.work, versions),
         f"- load average (1 min): {load}",
         f"- {plan.reps} repetitions, medians; snapkit and DVC alternate which goes first",
+        f"- nothing deleted within a block (one repetition of one dataset); {quiet_line(plan)}",
         *[f"- {spec.label}: {data_summary(plan.work, spec)}" for spec in plan.datasets],
         "",
         "Ratios are snapkit/DVC: below 1 means snapkit is faster (or stores less).",
@@ -121,6 +133,15 @@ def render(
         lines += ["", f"Scaling: snapkit at 1× and {args.scale}× the files:", ""]
         lines.append(report.scaling_table(meds, labels[0], labels[-1], args.scale))
     return "\n".join(lines)
+
+
+def quiet_line(plan: Plan) -> str:
+    if plan.quiet_seconds > 0:
+        return (
+            f"between blocks, {plan.quiet_seconds:.0f} s waited after deleting "
+            "(ext4 without a journal; see benchmarks/trash.py)"
+        )
+    return "no wait between blocks"
 
 
 def data_summary(work: Path, spec: DatasetSpec) -> str:

@@ -6,13 +6,14 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.datasets import Sizes, dataset_dir
 from benchmarks.s3 import create_bucket, moto_server, reset
-from benchmarks.tools.base import LOCAL_SCENARIOS, S3_SCENARIOS, TAKE, Job, Sample, Tool, remove
+from benchmarks.tools.base import LOCAL_SCENARIOS, S3_SCENARIOS, TAKE, Job, Sample, Tool
 from benchmarks.tools.baseline import CopyBaseline, HashBaseline
+from benchmarks.trash import Trash
 
 Log = Callable[[str], None]
 
@@ -31,6 +32,7 @@ class Plan:
     scenarios: frozenset[str]
     tools: tuple[Tool, ...]  # compared tools, alternated: snapkit and DVC
     reps: int
+    quiet_seconds: float = 0.0  # wait between blocks after emptying the trash (trash.py)
 
 
 def run_plan(plan: Plan, log: Log = print) -> list[Sample]:
@@ -44,12 +46,15 @@ def run_plan(plan: Plan, log: Log = print) -> list[Sample]:
     for tool in plan.tools:
         tool.prepare()
     samples: list[Sample] = []
+    trash = Trash(plan.work / "trash", plan.quiet_seconds)
     with ExitStack() as stack:
+        stack.callback(trash.empty)
         endpoint = stack.enter_context(moto_server()) if plan.scenarios & {*S3_SCENARIOS} else None
         for rep in range(plan.reps):
             for spec in plan.datasets:
+                trash.settle(log)  # nothing is deleted within a block (one rep, one dataset)
                 for tool in tool_order(plan, rep):
-                    job = Job(spec.label, roots[spec.label], Path(), rep, endpoint)
+                    job = Job(spec.label, roots[spec.label], Path(), rep, endpoint, trash=trash)
                     samples += run_job(plan, tool, job, log)
     return samples
 
@@ -81,16 +86,16 @@ def run_job(plan: Plan, tool: Tool, job: Job, log: Log) -> list[Sample]:
 
 
 def _with_workspace(job: Job, workspace: Path, bucket: str | None = None) -> Job:
-    return Job(job.dataset, job.dataset_root, workspace, job.rep, job.s3_endpoint, bucket)
+    return replace(job, workspace=workspace, bucket=bucket)
 
 
 def _in_workspace(job: Job, body: Callable[[], Sequence[Sample]]) -> list[Sample]:
-    remove(job.workspace)
+    job.remove(job.workspace)
     job.workspace.mkdir(parents=True)
     try:
         return list(body())
     finally:
-        remove(job.workspace)
+        job.remove(job.workspace)
 
 
 def describe(s: Sample) -> str:

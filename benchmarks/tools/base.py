@@ -14,6 +14,7 @@ from typing import Protocol
 
 from benchmarks.datasets import copy_tree
 from benchmarks.measure import CommandFailed, Measurement, run, tree_bytes
+from benchmarks.trash import Trash
 
 TAKE = "take"  # cold take / cold `dvc add`
 RETAKE = "retake"  # take again after the 1% modification / `dvc add` again
@@ -56,6 +57,14 @@ class Job:
     rep: int
     s3_endpoint: str | None = None  # moto server URL, for the S3 scenarios
     bucket: str | None = None
+    trash: Trash | None = None  # where removed folders go until the block is over
+
+    def remove(self, path: Path) -> None:
+        """Remove `path`: into the trash when there is one (see benchmarks/trash.py)."""
+        if self.trash is not None:
+            self.trash.discard(path)
+        else:
+            remove(path)
 
     def timed(self, tool: str, scenario: str, m: Measurement) -> Sample:
         return Sample(scenario, self.dataset, tool, self.rep, m.seconds, m.peak_rss)

@@ -25,7 +25,6 @@ from benchmarks.tools.base import (
     base_env,
     command_version,
     measured,
-    remove,
 )
 
 DVC = BIN / "dvc"
@@ -48,7 +47,7 @@ class Dvc:
         env = self._init(ws)
         samples = [job.timed(self.name, TAKE, measured([DVC, "add", "-q", "data"], ws, env))]
         if RESTORE in scenarios:
-            remove(data)
+            job.remove(data)
             checkout = measured([DVC, "checkout", "-q"], ws, env)
             samples.append(job.timed(self.name, RESTORE, checkout))
             job.check_restored(data)

@@ -20,7 +20,6 @@ from benchmarks.tools.base import (
     base_env,
     command_version,
     measured,
-    remove,
 )
 
 SNAP = BIN / "snap"
@@ -60,7 +59,7 @@ class Snapkit:
             # The same order as `dvc checkout` after removing the data. Restoring into a new
             # folder beside the data was not the same work on our VM: writing 2 GB right
             # after 2 GB were deleted took 2.8 s, without the deletion 4.9–5.2 s.
-            remove(data)
+            job.remove(data)
             samples.append(self._snap(job, RESTORE, ["--store", store, "restore", "v1", data], env))
             job.check_restored(data)
         if scenarios & {RETAKE, GROWTH}:

@@ -9,9 +9,10 @@ from benchmarks import report
 from benchmarks.datasets import LARGE, SMALL, TINY, apply_modification, dataset_dir
 from benchmarks.results import write_section
 from benchmarks.runner import DatasetSpec, Plan, run_plan
-from benchmarks.tools.base import GROWTH, RETAKE, TAKE
+from benchmarks.tools.base import GROWTH, RESTORE, RETAKE, TAKE
 from benchmarks.tools.dvc import Dvc
 from benchmarks.tools.snapkit import Snapkit
+from benchmarks.trash import Trash, quiet_seconds_for
 
 
 def test_datasets_are_deterministic_and_modification_applies(tmp_path: Path) -> None:
@@ -31,10 +32,11 @@ def test_datasets_are_deterministic_and_modification_applies(tmp_path: Path) -> 
 
 def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     spec = DatasetSpec(SMALL, SMALL, TINY)
-    plan = Plan(tmp_path, (spec,), frozenset({TAKE, RETAKE, GROWTH}), (Snapkit(), Dvc()), 1)
+    scenarios = (TAKE, RESTORE, RETAKE, GROWTH)
+    plan = Plan(tmp_path, (spec,), frozenset(scenarios), (Snapkit(), Dvc()), 1)
     samples = run_plan(plan, log=lambda _line: None)
     got = {(s.scenario, s.tool) for s in samples}
-    expected = {(sc, t) for sc in (TAKE, RETAKE, GROWTH) for t in ("snapkit", "dvc")}
+    expected = {(sc, t) for sc in scenarios for t in ("snapkit", "dvc")}
     assert got == expected | {(TAKE, "read+blake3"), (TAKE, "read+blake3+write")}
     for s in samples:
         assert s.dataset == SMALL and s.rep == 0
@@ -44,13 +46,33 @@ def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
             assert s.seconds is not None and s.seconds > 0
             assert s.peak_rss is not None and s.peak_rss > 1_000_000
     assert not any((tmp_path / "runs").iterdir())  # workspaces removed
+    assert not (tmp_path / "trash").exists()  # and what they held deleted at the end
 
     table = report.ratio_table(report.medians(samples), [SMALL])
-    assert len(table.splitlines()) == 2 + 3 + 3  # header, 3 scenarios, 2 baselines, RSS
+    assert len(table.splitlines()) == 2 + 4 + 3  # header, 4 scenarios, 2 baselines, RSS
     out = tmp_path / "RESULTS.md"
     write_section(out, "smoke", table)
     write_section(out, "smoke", table)
     assert out.read_text().count("bench:smoke begin") == 1
+
+
+def test_trash_defers_deletion_to_the_end_of_a_block(tmp_path: Path) -> None:
+    folder = tmp_path / "work" / "data"
+    folder.mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    inode = (folder / "a.txt").stat().st_ino
+    trash = Trash(tmp_path / "trash", quiet_seconds=0)
+    trash.discard(folder)
+    trash.discard(tmp_path / "missing")  # nothing to do
+    assert not folder.exists()
+    [moved] = (tmp_path / "trash").iterdir()
+    assert (moved / "a.txt").stat().st_ino == inode  # renamed, not copied: no inode freed
+    folder.mkdir()
+    trash.discard(folder)  # a second folder of the same name does not collide
+    assert len(list((tmp_path / "trash").iterdir())) == 2
+    trash.settle(log=lambda _line: None)
+    assert not (tmp_path / "trash").exists()
+    assert quiet_seconds_for(Path("/proc/self")) == 0  # not a block device: never waits
 
 
 def test_partial_runs_write_their_own_section() -> None:
