@@ -5,6 +5,11 @@ each chunk before any byte is written; only when every file is staged are they r
 place. A corrupt chunk, a full disk or any other failure removes the staged files, so the
 target is left as it was. Paths that would land outside the target are refused up front.
 
+A restore into a target that does not exist yet (the common case: a fresh folder, a pull)
+stages the whole tree in one hidden folder beside it, under the files' own names, and
+renames that folder to the target at the end: one rename instead of one per file, and the
+target appears complete or not at all.
+
 Memory does not grow by a FileEntry per file: the plan keeps the tree as its Parquet bytes
 (`TreeTable`, decoded a row group at a time) and its actions as arrays of row numbers (4 bytes
 a file); planning and applying make FileEntry objects ENTRY_ROWS at a time (`EntryView`).
@@ -77,6 +82,7 @@ class Plan:
     delete: tuple[str, ...]  # paths removed (only with delete_extra)
     changes: tuple[Change, ...]  # local content at stake
     rename: dict[str, str] = field(default_factory=dict)  # tree path → target-relative path
+    fresh: bool = False  # the target did not exist: everything is written (no comparisons)
 
     @property
     def write(self) -> EntryView:
@@ -249,11 +255,17 @@ def plan_restore(
         target = target.parent
     target = Path(os.path.abspath(target))
     _check_target_root(target)
+    fresh = not os.path.lexists(target)
     chunker = Chunker(repo.chunker)
     found = _Found()
-    for row, e in zip(selected.rows, selected, strict=True):
-        rel = rename.get(e.path, e.path)
-        found.add(row, e, rel, *_compare(target / rel, e, chunker))
+    if fresh:  # nothing to compare with: from two columns, no entry or lstat per file
+        kinds, sizes = selected.values("kind"), selected.values("size")
+        for row, kind, size in zip(selected.rows, kinds, sizes, strict=True):
+            found.add_missing(row, kind, size)
+    else:
+        for row, e in zip(selected.rows, selected, strict=True):
+            rel = rename.get(e.path, e.path)
+            found.add(row, e, rel, *_compare(target / rel, e, chunker))
     delete = _extras(target, selected, paths) if delete_extra and snap.root_kind == "dir" else []
     changes = found.changes + [(p, "extra", _hash_path(target / p, chunker)) for p in delete]
     saved = _saved_hashes(repo, [h for _, _, h in changes if h]) if changes else set()
@@ -269,6 +281,7 @@ def plan_restore(
         delete=tuple(delete),
         changes=tuple(Change(p, r, h is None or h in saved) for p, r, h in changes),
         rename=rename,
+        fresh=fresh and not rename,
     )
 
 
@@ -288,13 +301,17 @@ class _Found:
             self.unchanged += 1
         elif state == "meta":
             self.touch.append(row)
-        elif e.kind == "dir":
+        else:
+            self.add_missing(row, e.kind, e.size)
+        if state in ("modified", "type-changed"):
+            self.changes.append((rel, state, local_hash))
+
+    def add_missing(self, row: int, kind: str, size: int) -> None:
+        if kind == "dir":
             self.mkdir.append(row)
         else:
             self.write.append(row)
-            self.bytes_to_write += e.size if e.kind == "file" else 0
-        if state in ("modified", "type-changed"):
-            self.changes.append((rel, state, local_hash))
+            self.bytes_to_write += size if kind == "file" else 0
 
 
 def _check_target_root(target: Path) -> None:
@@ -404,33 +421,68 @@ def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> Rest
     """Stage everything, verify everything, then rename into place (see module docstring)."""
     progress = progress or NoProgress()
     undo = _Undo()
-    # Staged names follow from the destination, this restore's token and the entry's place
-    # in plan.write, so nothing per file is kept between staging and commit.
-    token = secrets.token_hex(4)
+    staging = _Staging.of(plan)
+    recorder = LaggedRecorder(StatCache(repo.cache_dir / "statcache.sqlite"))
     with ThreadPoolExecutor(FILE_THREADS) as pool:  # one pool for staging and commit
         try:
-            _make_dirs(plan, undo)
+            _make_dirs(plan, staging, undo)
             progress.start("restoring", plan.bytes_to_write)
             for batch in _file_batches(plan.write):
-                _stage_batch(repo, plan, token, batch, progress, pool)
+                rows = _stage_batch(repo, plan, staging, batch, progress, pool)
+                recorder.add(rows)
             progress.finish()
-            _stage_symlinks(plan, token)
+            _stage_symlinks(plan, staging)
         except BaseException as exc:
             progress.finish()
-            _rollback(plan, token, undo)
+            recorder.abandon()
+            _rollback(plan, staging, undo)
             if isinstance(exc, OSError):
                 raise from_os_error(exc, "restore failed, target left as it was") from exc
             if isinstance(exc, CorruptObject):
                 raise _name_files(exc, plan, repo) from exc
             raise
-        _commit(plan, token, pool, LaggedRecorder(StatCache(repo.cache_dir / "statcache.sqlite")))
+        _commit(plan, staging, pool, recorder)
     for _, aside in undo.aside:
         aside.unlink(missing_ok=True)
     return RestoreResult(plan, len(plan.write), plan.bytes_to_write, len(plan.delete))
 
 
+@dataclass(frozen=True)
+class _Staging:
+    """Where files are written before they are moved into place. Staged names follow from
+    the destination, this restore's token and the entry's place in plan.write, so nothing
+    per file is kept between staging and commit.
+
+    With `root` (a fresh plan), the whole tree is staged in that hidden folder beside the
+    target, under the files' own names, and the commit renames the folder to the target.
+    Else each file is staged next to its destination and renamed there.
+    """
+
+    plan: Plan
+    token: str
+    root: str | None
+
+    @classmethod
+    def of(cls, plan: Plan) -> _Staging:
+        token = secrets.token_hex(4)
+        if not plan.fresh:
+            return cls(plan, token, None)
+        target = plan.target
+        return cls(plan, token, f"{target.parent}/.{target.name[:100]}{TMP_MARK}{token}")
+
+    def name(self, path: str, i: int) -> str:
+        """Where plan.write[i] (tree path `path`) is staged."""
+        if self.root is not None:
+            return f"{self.root}/{path}"
+        return _staged_name(self.plan.dest_name(path), self.token, i)
+
+    def dest(self, path: str) -> str:
+        """Where the file at tree path `path` is at the end (what the stat cache records)."""
+        return self.plan.dest_name(path)
+
+
 def _staged_name(dest: str, token: str, i: int) -> str:
-    """Where plan.write[i] is staged: a hidden name next to its destination."""
+    """Where plan.write[i] is staged when staged next to its destination."""
     folder, name = os.path.split(dest)
     return f"{folder}/.{name[:100]}{TMP_MARK}{token}-{i:x}"
 
@@ -461,8 +513,20 @@ class _Undo:
     aside: list[tuple[Path, Path]] = field(default_factory=list)  # (original, moved-aside)
 
 
-def _make_dirs(plan: Plan, undo: _Undo) -> None:
+def _make_dirs(plan: Plan, staging: _Staging, undo: _Undo) -> None:
     missing_above = [p for p in reversed(plan.target.parents) if not p.exists()]
+    if staging.root is not None:  # a new folder of our own: no link or file to meet in it
+        for d in missing_above:
+            d.mkdir()
+            undo.created.append(d)
+        os.mkdir(staging.root)
+        undo.created.append(Path(staging.root))
+        folders = {e.path for e in plan.mkdir}
+        for path in plan.write.values("path"):
+            _add_folders_above(path, folders)
+        for rel in sorted(folders, key=lambda p: p.count("/")):
+            os.mkdir(f"{staging.root}/{rel}")
+        return
     folders = {plan.dest(e.path) for e in plan.mkdir}  # the snapshot's own (few)
     parents = {posixpath.dirname(plan.rename.get(p, p)) for p in plan.write.values("path")}
     needed = {*missing_above, plan.target, *folders, *(plan.target / p for p in parents)}
@@ -502,17 +566,26 @@ def _file_batches(writes: EntryView) -> Iterator[list[Placed]]:
 
 
 def _stage_batch(
-    repo: Repo, plan: Plan, token: str, batch: list[Placed], progress: Progress, pool: Executor
-) -> None:
+    repo: Repo,
+    plan: Plan,
+    staging: _Staging,
+    batch: list[Placed],
+    progress: Progress,
+    pool: Executor,
+) -> list[Fresh]:
+    """Write a batch of files to their staged names; the stat-cache rows of a fresh
+    plan's files (their names and inodes are final: only their folder is renamed)."""
     targets: dict[str, list[tuple[int, int]]] = defaultdict(list)  # chunk → (fd, offset)
     entries = dict(batch)
-    seen: dict[str, bool] = {}
-    for _, e in batch:
-        _inside(plan, plan.dest_name(e.path), seen)
+    rows: list[Fresh] = []
+    if staging.root is None:
+        seen: dict[str, bool] = {}
+        for _, e in batch:
+            _inside(plan, plan.dest_name(e.path), seen)
 
     def create(i: int) -> int:
         e = entries[i]
-        tmp = _staged_name(plan.dest_name(e.path), token, i)
+        tmp = staging.name(e.path, i)
         # Not sized first: the chunks' positional writes cover the whole file (their raw
         # lengths add up to its size), and an ftruncate per file cost ≈20 µs of kernel time.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -523,12 +596,19 @@ def _stage_batch(
         e = entries[i]
         os.fchmod(fds[i], e.mode)
         os.utime(fds[i], ns=(e.mtime_ns, e.mtime_ns))
+        if staging.root is not None:
+            s = os.fstat(fds[i])
+            table = e.table.to_json() if e.table else None
+            rows.append((staging.dest(e.path), s, e.hash, e.chunks, table))  # (thread-safe)
 
     fds: dict[int, int] = {}
     places = [(i, e.path) for i, e in batch]
     try:
         _per_folder(pool, places, create)
         for i, e in batch:
+            if len(e.chunks) == 1:  # (most files: no look-up of the chunk's length)
+                targets[e.chunks[0]].append((fds[i], 0))
+                continue
             offset = 0
             for cid in e.chunks:
                 targets[cid].append((fds[i], offset))
@@ -545,6 +625,7 @@ def _stage_batch(
     finally:
         for fd in fds.values():
             os.close(fd)
+    return rows
 
 
 def _per_folder(pool: Executor, places: Sequence[tuple[int, str]], work: Callable) -> None:
@@ -577,16 +658,16 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
         offset += n
 
 
-def _stage_symlinks(plan: Plan, token: str) -> None:
+def _stage_symlinks(plan: Plan, staging: _Staging) -> None:
     for start, kinds in plan.write.column_blocks("kind"):
         places = [i for i, kind in enumerate(kinds, start) if kind == "symlink"]
         for i, e in zip(places, plan.write.at(places), strict=True):
-            dest = plan.dest_name(e.path)
-            _inside(plan, dest)
-            os.symlink(e.link_target, _staged_name(dest, token, i))
+            if staging.root is None:
+                _inside(plan, plan.dest_name(e.path))
+            os.symlink(e.link_target, staging.name(e.path, i))
 
 
-def _commit(plan: Plan, token: str, pool: Executor, recorder: LaggedRecorder) -> None:
+def _commit(plan: Plan, staging: _Staging, pool: Executor, recorder: LaggedRecorder) -> None:
     """Rename staged files into place and set their metadata; then folders, then deletions.
 
     The files renamed into place are recorded in the stat cache (as `dvc checkout` records
@@ -596,9 +677,11 @@ def _commit(plan: Plan, token: str, pool: Executor, recorder: LaggedRecorder) ->
     # there something to clear before the rename (few: not an lstat per file for that).
     changed_type = {c.path for c in plan.changes if c.reason == "type-changed"}
     try:
-        for start, entries in plan.write.blocks(BATCH_FILES):  # (not one future per file)
-            batch = list(enumerate(entries, start))
-            recorder.add(_rename_staged(plan, token, batch, changed_type, pool))
+        if staging.root is not None:
+            _rename_fresh(plan, staging.root)
+        for start, entries in plan.write.blocks(BATCH_FILES) if staging.root is None else ():
+            batch = list(enumerate(entries, start))  # (not one future per file)
+            recorder.add(_rename_staged(plan, staging, batch, changed_type, pool))
         for e in plan.touch:
             dest = plan.dest(e.path)
             if e.kind == "file":
@@ -615,15 +698,27 @@ def _commit(plan: Plan, token: str, pool: Executor, recorder: LaggedRecorder) ->
             os.chmod(dest, e.mode)
             os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
     except OSError as exc:
-        _remove_staged(plan, token)
+        _remove_staged(plan, staging)
         raise from_os_error(exc, "restore failed while moving files into place") from exc
     finally:
         recorder.close()
 
 
+def _rename_fresh(plan: Plan, root: str) -> None:
+    """Move the staged tree into place, unless something appeared at the target meanwhile
+    (renaming onto an empty folder would replace it: the target is checked first)."""
+    if os.path.lexists(plan.target):
+        shutil.rmtree(root, ignore_errors=True)
+        raise Refused(
+            f"{plan.target} appeared while it was being restored: nothing was changed in it",
+            hint="run the restore again",
+        )
+    os.rename(root, plan.target)
+
+
 def _rename_staged(
     plan: Plan,
-    token: str,
+    staging: _Staging,
     places: list[Placed],
     changed_type: set[str],
     pool: Executor,
@@ -638,7 +733,7 @@ def _rename_staged(
         dest = plan.dest_name(e.path)
         if plan.rename.get(e.path, e.path) in changed_type:
             _clear_non_file(dest)
-        os.replace(_staged_name(dest, token, i), dest)
+        os.replace(staging.name(e.path, i), dest)
         if e.kind == "file":
             s = os.lstat(dest)
             # Only what is still as written: a change made since would show in size or mtime.
@@ -650,11 +745,14 @@ def _rename_staged(
     return rows
 
 
-def _remove_staged(plan: Plan, token: str) -> None:
+def _remove_staged(plan: Plan, staging: _Staging) -> None:
     """Remove whatever is still staged (names not staged, or already renamed, are absent)."""
+    if staging.root is not None:
+        shutil.rmtree(staging.root, ignore_errors=True)
+        return
     for i, path in enumerate(plan.write.values("path")):
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            os.unlink(_staged_name(plan.dest_name(path), token, i))
+            os.unlink(staging.name(path, i))
 
 
 def _clear_non_file(dest: str) -> None:
@@ -667,8 +765,8 @@ def _clear_non_file(dest: str) -> None:
         shutil.rmtree(dest)
 
 
-def _rollback(plan: Plan, token: str, undo: _Undo) -> None:
-    _remove_staged(plan, token)
+def _rollback(plan: Plan, staging: _Staging, undo: _Undo) -> None:
+    _remove_staged(plan, staging)
     for d in reversed(undo.created):
         try:
             d.rmdir()

@@ -189,6 +189,11 @@ class LaggedRecorder:
         self._store(time.time_ns(), everything=True)
         self.cache.close()
 
+    def abandon(self) -> None:
+        """Close without recording the rows still waiting (the files were not kept)."""
+        self._waiting = []
+        self.cache.close()
+
     def _store(self, now: int, everything: bool = False) -> None:
         ready: list[Fresh] = []
         waiting = []

@@ -244,3 +244,59 @@ def test_tree_with_rows_out_of_order_is_refused(store, tmp_path):
     with pytest.raises(Refused, match="out of path order"):
         store.restore("unsorted", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_new_target_is_staged_whole_and_appears_in_one_rename(store, tmp_path, monkeypatch):
+    src = _many(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    target = tmp_path / "new" / "target"  # neither exists yet
+    plan = store.plan_restore("v1", target)
+    assert plan.fresh and len(plan.write) == 63 and plan.unchanged == 0
+    seen_during_staging: list[bool] = []
+    stage = restore._stage_batch
+
+    def watch(*args, **kwargs):
+        seen_during_staging.append(target.exists())
+        return stage(*args, **kwargs)
+
+    monkeypatch.setattr(restore, "_stage_batch", watch)
+    store.restore("v1", target)
+    assert seen_during_staging and not any(seen_during_staging)  # nothing shown half-made
+    assert snapshot_of(target) == snapshot_of(src)
+    assert [p.name for p in target.parent.iterdir()] == ["target"]  # no staging folder left
+
+
+def test_a_new_target_left_absent_when_a_chunk_is_corrupt(store, tmp_path, monkeypatch):
+    src = _many(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    last = [e for e in _tree(store, "v1") if e.kind == "file"][-1]
+    staged: list[int] = []
+    stage = restore._stage_batch
+
+    def corrupt_after_two_batches(*args, **kwargs):
+        if len(staged) == 2:
+            _flip_byte_of(store, last.chunks[0])
+        staged.append(1)
+        return stage(*args, **kwargs)
+
+    monkeypatch.setattr(restore, "_stage_batch", corrupt_after_two_batches)
+    with pytest.raises(CorruptObject, match=f"affected files: {last.path}"):
+        store.restore("v1", tmp_path / "new" / "target")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src", "store"]  # nor "new" above it
+
+
+def test_a_target_made_while_a_new_one_was_staged_is_left_alone(store, tmp_path, monkeypatch):
+    src = _many(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    target = tmp_path / "target"
+    stage = restore._stage_batch
+
+    def someone_else_writes(*args, **kwargs):
+        write(target / "theirs.txt", "made meanwhile")
+        return stage(*args, **kwargs)
+
+    monkeypatch.setattr(restore, "_stage_batch", someone_else_writes)
+    with pytest.raises(Refused, match="appeared while it was being restored"):
+        store.restore("v1", target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src", "store", "target"]
+    assert [p.name for p in target.iterdir()] == ["theirs.txt"]

@@ -68,10 +68,13 @@ def test_retake_unchanged_stores_nothing_and_skips_reading(store, tmp_path):
     assert second.reused_files == first.snapshot.summary.files
 
 
-def test_a_take_of_what_a_restore_wrote_reads_only_what_changed_since(store, tmp_path):
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "existing-folder"])
+def test_a_take_of_what_a_restore_wrote_reads_only_what_changed_since(store, tmp_path, existing):
     src = make_dataset(tmp_path / "src")
     taken = store.take(src, tags=["v1"])
     out = tmp_path / "out"
+    if existing:  # files renamed into place one by one, not the whole folder at once
+        out.mkdir()
     store.restore("v1", out)  # records its files in the stat cache, as `dvc checkout` does
     write(out / "a.txt", "HELLO\n")  # same size, new mtime
     again = store.take(out)
