@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 from snapkit.snapshot.model import TableFacts
@@ -15,8 +16,13 @@ from snapkit.snapshot.model import TableFacts
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
-def table_format(path: str) -> str | None:
-    return TABLE_SUFFIXES.get(Path(path).suffix.lower())
+def table_format(path: str | os.PathLike[str]) -> str | None:
+    """The table format its suffix gives a path, as pathlib's `suffix` reads it (a name
+    like `.csv` has none). Called once per file a take reads: string operations, not a
+    Path (≈10 µs a file)."""
+    name = os.path.basename(os.fspath(path))
+    dot = name.rfind(".")
+    return TABLE_SUFFIXES.get(name[dot:].lower()) if dot > 0 else None
 
 
 def parquet_facts(path: str | Path) -> TableFacts | None:

@@ -3,6 +3,7 @@ tools, one repetition; the samples and the report have the right shape."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from benchmarks import report
@@ -12,7 +13,8 @@ from benchmarks.runner import DatasetSpec, Plan, run_plan
 from benchmarks.tools.base import GROWTH, RESTORE, RETAKE, TAKE
 from benchmarks.tools.dvc import Dvc
 from benchmarks.tools.snapkit import Snapkit
-from benchmarks.trash import Trash, quiet_seconds_for
+from benchmarks.trash import FEW_ENTRIES, Trash, quiet_seconds_for
+from tests.helpers import write
 
 
 def test_datasets_are_deterministic_and_modification_applies(tmp_path: Path) -> None:
@@ -56,19 +58,22 @@ def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     assert out.read_text().count("bench:smoke begin") == 1
 
 
-def test_trash_defers_deletion_to_the_end_of_a_block(tmp_path: Path) -> None:
-    folder = tmp_path / "work" / "data"
-    folder.mkdir(parents=True)
-    (folder / "a.txt").write_text("a")
-    inode = (folder / "a.txt").stat().st_ino
+def test_trash_defers_deleting_many_files_to_the_end_of_a_block(tmp_path: Path) -> None:
+    many = tmp_path / "work" / "many"
+    for i in range(FEW_ENTRIES):
+        write(many / f"d{i % 3}" / f"f{i}.txt", "x")
+    inode = (many / "d0/f0.txt").stat().st_ino
+    few = tmp_path / "work" / "few"
+    write(few / "big.bin", "y")
     trash = Trash(tmp_path / "trash", quiet_seconds=0)
-    trash.discard(folder)
+    trash.discard(many)
+    trash.discard(few)  # few entries: deleted at once
     trash.discard(tmp_path / "missing")  # nothing to do
-    assert not folder.exists()
+    assert not many.exists() and not few.exists()
     [moved] = (tmp_path / "trash").iterdir()
-    assert (moved / "a.txt").stat().st_ino == inode  # renamed, not copied: no inode freed
-    folder.mkdir()
-    trash.discard(folder)  # a second folder of the same name does not collide
+    assert (moved / "d0/f0.txt").stat().st_ino == inode  # renamed, not copied: no inode freed
+    shutil.copytree(moved, many)
+    trash.discard(many)  # a second folder of the same name does not collide
     assert len(list((tmp_path / "trash").iterdir())) == 2
     trash.settle(log=lambda _line: None)
     assert not (tmp_path / "trash").exists()

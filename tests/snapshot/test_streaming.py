@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry, TableFacts
 from snapkit.snapshot.scan import scan
 from snapkit.snapshot.statcache import StatCache, racy_window
+from snapkit.snapshot.tables import table_format
 from snapkit.snapshot.tree import TreeWriter, decode_tree
 from tests.helpers import snapshot_of, write
 
@@ -107,3 +109,21 @@ def test_a_stat_cache_that_cannot_be_made_is_only_ignored(tmp_path):
     assert rows.lookup(str(blocker), s) is None
     rows.close()
     cache.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        ("a.csv", "csv"),
+        ("d/a.CSV", "csv"),
+        ("d/x.tar.pq", "parquet"),
+        ("x.parquet", "parquet"),
+        ("d/.csv", None),  # a hidden name, no suffix (as pathlib reads it)
+        ("d.csv/x", None),  # the folder's suffix is not the file's
+        ("a.", None),
+        ("notes", None),
+        (Path("p/q.Parquet"), "parquet"),
+    ],
+)
+def test_table_format_reads_the_suffix_of_the_name(path, fmt):
+    assert table_format(path) == fmt
