@@ -4,6 +4,7 @@ tools, one repetition; the samples and the report have the right shape."""
 from __future__ import annotations
 
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 from benchmarks import report
@@ -14,6 +15,7 @@ from benchmarks.tools.base import GROWTH, RESTORE, RETAKE, TAKE
 from benchmarks.tools.dvc import Dvc
 from benchmarks.tools.snapkit import Snapkit
 from benchmarks.trash import FEW_ENTRIES, Trash, quiet_seconds_for
+from snapkit.api import open_store
 from tests.helpers import write
 
 
@@ -91,3 +93,21 @@ def test_partial_runs_write_their_own_section() -> None:
         "full-few-large-snapkit"
     )
     assert default_label(parse(["--scale", "10", "--tools", "snapkit"])) == "full-scale10"
+
+
+def test_floor_scripts_do_the_work_they_stand_for(tmp_path: Path) -> None:
+    """benchmarks/tools/floor.py: the take floor reads every byte and stores them
+    compressed; the restore floor writes back exactly what was taken."""
+    from benchmarks.tools import floor
+
+    data = dataset_dir(tmp_path / "work", LARGE, TINY) / "v1"
+    total = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
+    read, stored = floor.take(data, tmp_path / "packs")
+    assert read == total and 0 < stored < total  # the CSV compresses
+    assert sum(p.stat().st_size for p in (tmp_path / "packs").iterdir()) == stored
+    with closing(open_store(str(tmp_path / "store"), create=True, cwd=tmp_path)) as store:
+        store.take(data, tags=["v1"])
+    files, written = floor.restore(str(tmp_path / "store"), "v1", tmp_path / "out")
+    assert (files, written) == (len(list(data.iterdir())), total)
+    for path in data.iterdir():
+        assert (tmp_path / "out" / path.name).read_bytes() == path.read_bytes()

@@ -1,0 +1,118 @@
+"""The least work snapkit's take and restore must do, with none of snapkit's bookkeeping:
+what "at the physical limit" is measured against in RESULTS.md.
+
+    python -m benchmarks.tools.floor take FOLDER OUT
+    python -m benchmarks.tools.floor restore STORE SNAPSHOT OUT
+
+take: read every file, cut it with snapkit's FastCDC parameters, BLAKE3 each chunk,
+compress it as a pack would (`encode_blob`: zstd level 1 unless incompressible) and
+append it to one output file per thread. No pack ids, index, tree or stat cache.
+
+restore: for every chunk of every file of SNAPSHOT in a local STORE, read its stored
+bytes, decompress them, check their BLAKE3 and write them at their place in the output
+file. No plan, staging, renames, metadata or stat cache.
+
+Both spread the work over one thread per core (zstd, BLAKE3, reads and writes release the
+GIL) and print the seconds of the work itself, start-up and imports excluded.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from blake3 import blake3
+
+from benchmarks.tools.hashall import files_under
+
+
+def take(folder: Path, out: Path) -> tuple[int, int]:
+    from snapkit.objects.chunker import Chunker, ChunkerParams
+    from snapkit.objects.packs import encode_blob
+
+    out.mkdir(parents=True, exist_ok=True)
+    local = threading.local()
+
+    def one(path: str) -> tuple[int, int]:
+        if not hasattr(local, "out"):
+            local.chunker = Chunker(ChunkerParams())
+            local.out = open(out / f"thread-{threading.get_ident()}", "ab")  # noqa: SIM115
+        read = stored = 0
+        for chunk in local.chunker.chunks(path, os.path.getsize(path)):
+            blake3(chunk.data).digest()
+            data, _codec = encode_blob(chunk.data)
+            local.out.write(data)
+            read += len(chunk.data)
+            stored += len(data)
+        return read, stored
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        sizes = list(pool.map(one, files_under(folder)))
+    return sum(r for r, _ in sizes), sum(s for _, s in sizes)
+
+
+def restore(store: str, spec: str, out: Path) -> tuple[int, int]:
+    from snapkit.api import open_store
+    from snapkit.objects.packs import decode_blob
+    from snapkit.objects.store import pack_key
+
+    repo = open_store(store).repo
+    repo.load_index()
+    entries = repo.load_tree(repo.load_snapshot(repo.resolve(spec)).tree)
+    jobs = []  # (chunk id, index entry, fd, offset in the file)
+    fds = []
+    for e in entries:
+        dest = out / e.path
+        if e.kind == "dir":
+            dest.mkdir(parents=True, exist_ok=True)
+        if e.kind != "file":
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fds.append(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        offset = 0
+        for cid in e.chunks:
+            blob = repo.objects.locate(cid)
+            jobs.append((cid, blob, fds[-1], offset))
+            offset += blob.raw_length
+    storage = repo.objects.storage
+
+    def one(job: tuple) -> int:
+        cid, blob, fd, offset = job
+        stored = storage.get_range(pack_key(blob.pack), blob.offset, blob.length)
+        raw = decode_blob(stored, blob.codec, blob.raw_length)
+        if blake3(raw).hexdigest() != cid:
+            raise SystemExit(f"chunk {cid} is corrupt")
+        view = memoryview(raw)
+        while view:
+            n = os.pwrite(fd, view, offset)
+            view, offset = view[n:], offset + n
+        return blob.raw_length
+
+    try:
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            written = sum(pool.map(one, jobs))
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return len(fds), written
+
+
+def main(argv: list[str]) -> None:
+    started = time.perf_counter()
+    if argv[:1] == ["take"] and len(argv) == 3:
+        read, stored = take(Path(argv[1]), Path(argv[2]))
+        what = f"read {read} bytes, stored {stored}"
+    elif argv[:1] == ["restore"] and len(argv) == 4:
+        files, written = restore(argv[1], argv[2], Path(argv[3]))
+        what = f"wrote {files} files, {written} bytes"
+    else:
+        raise SystemExit(__doc__)
+    print(f"{what} in {time.perf_counter() - started:.2f} s of work")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
