@@ -118,7 +118,8 @@ def render(
         *machine.describe(plan.work, versions),
         f"- load average (1 min): {load}",
         f"- {plan.reps} repetitions, medians; snapkit and DVC alternate which goes first",
-        f"- nothing deleted within a block (one repetition of one dataset); {quiet_line(plan)}",
+        "- no folder of many files deleted within a block (one repetition of one dataset); "
+        + quiet_line(plan),
         *[f"- {spec.label}: {data_summary(plan.work, spec)}" for spec in plan.datasets],
         "",
         "Ratios are snapkit/DVC: below 1 means snapkit is faster (or stores less).",
