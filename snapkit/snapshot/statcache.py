@@ -17,6 +17,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import NamedTuple
 
@@ -130,16 +131,19 @@ class StatCache:
         if self._db is None:
             return CachedRows(iter(()))
         prefix = root.rstrip("/") + "/"
+        # Two searches of the path index, the root's own row first (it sorts before every
+        # "root/…"): one query with `OR path = ?` made sqlite sort all the rows in a
+        # temporary b-tree before returning the first (≈15 ms for 20,000 rows).
+        select = "SELECT path, dev, ino, size, mtime_ns, ctime_ns, hash, chunks, tables FROM files"
         try:
             reader = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            cursor = reader.execute(
-                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, hash, chunks, tables FROM files "
-                "WHERE (path >= ? AND path < ?) OR path = ? ORDER BY path",
-                (prefix, prefix[:-1] + "0", root),
+            own = reader.execute(f"{select} WHERE path = ?", (root,))
+            under = reader.execute(
+                f"{select} WHERE path >= ? AND path < ? ORDER BY path", (prefix, prefix[:-1] + "0")
             )
         except sqlite3.Error:
             return CachedRows(iter(()))
-        return CachedRows(_batched(cursor), reader)
+        return CachedRows(chain(_batched(own), _batched(under)), reader)
 
     def store(self, items: list[Fresh], started_ns: int) -> None:
         """Record hashed files; `started_ns` is when the take began (before any read)."""

@@ -68,6 +68,26 @@ def test_stat_cache_lookups_merge_in_order(tmp_path):
     cache.close()
 
 
+def test_stat_cache_rows_under_a_root_are_its_own_then_its_contents_only(tmp_path):
+    names = ["d", "d/a", "d/b", "d.txt", "d0", "dd/a"]  # "d.txt" and "d0" sort around "d/"
+    rows = []
+    for name in names:
+        write(tmp_path / "x" / name / "f" if name == "d" else tmp_path / "x" / name, name)
+    for name in names:
+        path = tmp_path / "x" / name
+        rows.append((str(path), os.lstat(path), f"h-{name}", (f"h-{name}",), None))
+    cache = StatCache(tmp_path / "sc.sqlite")
+    cache.store(rows, max(s.st_ctime_ns for _, s, *_ in rows) + 10**10)
+    under = cache.under(str(tmp_path / "x" / "d"))
+    got = []
+    while under._row is not None:
+        got.append(under._row[0].removeprefix(str(tmp_path / "x") + "/"))
+        under._next()
+    assert got == ["d", "d/a", "d/b"]
+    under.close()
+    cache.close()
+
+
 def test_tree_writer_refuses_rows_out_of_order():
     writer = TreeWriter(batch_rows=2)
     for path in ("a", "a.txt", "a/b"):
