@@ -677,11 +677,12 @@ def _commit(plan: Plan, staging: _Staging, pool: Executor, recorder: LaggedRecor
     # there something to clear before the rename (few: not an lstat per file for that).
     changed_type = {c.path for c in plan.changes if c.reason == "type-changed"}
     try:
-        if staging.root is not None:
+        if staging.root is not None:  # (its files were recorded while staged)
             _rename_fresh(plan, staging.root)
-        for start, entries in plan.write.blocks(BATCH_FILES) if staging.root is None else ():
-            batch = list(enumerate(entries, start))  # (not one future per file)
-            recorder.add(_rename_staged(plan, staging, batch, changed_type, pool))
+        else:
+            for start, entries in plan.write.blocks(BATCH_FILES):  # (not a future per file)
+                batch = list(enumerate(entries, start))
+                recorder.add(_rename_staged(plan, staging, batch, changed_type, pool))
         for e in plan.touch:
             dest = plan.dest(e.path)
             if e.kind == "file":
