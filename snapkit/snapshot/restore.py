@@ -41,7 +41,7 @@ from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.scan import TMP_MARK, scan
-from snapkit.snapshot.statcache import Fresh, LaggedRecorder, StatCache
+from snapkit.snapshot.statcache import CachedRows, Fresh, LaggedRecorder, StatCache
 from snapkit.snapshot.tree import TreeTable
 
 BATCH_FILES = 256
@@ -263,9 +263,18 @@ def plan_restore(
         for row, kind, size in zip(selected.rows, kinds, sizes, strict=True):
             found.add_missing(row, kind, size)
     else:
-        for row, e in zip(selected.rows, selected, strict=True):
-            rel = rename.get(e.path, e.path)
-            found.add(row, e, rel, *_compare(target / rel, e, chunker))
+        # Files the stat cache vouches for (same inode, size, mtime, ctime as when a take or
+        # restore recorded them) are not read again to be compared; the look-ups come in
+        # path order, as the cache's rows are read (a merge, as in take).
+        stat_cache = StatCache(repo.cache_dir / "statcache.sqlite")
+        cached = stat_cache.under(str(target))
+        try:
+            for row, e in zip(selected.rows, selected, strict=True):
+                rel = rename.get(e.path, e.path)
+                found.add(row, e, rel, *_compare(target / rel, e, chunker, cached))
+        finally:
+            cached.close()
+            stat_cache.close()
     delete = _extras(target, selected, paths) if delete_extra and snap.root_kind == "dir" else []
     changes = found.changes + [(p, "extra", _hash_path(target / p, chunker)) for p in delete]
     saved = _saved_hashes(repo, [h for _, _, h in changes if h]) if changes else set()
@@ -323,7 +332,9 @@ def _check_target_root(target: Path) -> None:
             return
 
 
-def _compare(dest: Path, e: FileEntry, chunker: Chunker) -> tuple[str, str | None]:
+def _compare(
+    dest: Path, e: FileEntry, chunker: Chunker, cached: CachedRows | None = None
+) -> tuple[str, str | None]:
     """'missing' | 'same' | 'meta' | 'modified' | 'type-changed', and the local hash if hashed.
 
     A local hash of None on a change means there is nothing to lose (an empty folder, a link).
@@ -344,7 +355,8 @@ def _compare(dest: Path, e: FileEntry, chunker: Chunker) -> tuple[str, str | Non
         return "type-changed", _hash_path(dest, chunker)
     if not st.S_ISREG(s.st_mode):
         return "type-changed", _hash_path(dest, chunker)
-    local = _hash_file(dest, s.st_size, chunker)
+    hit = cached.lookup(str(dest), s) if cached is not None else None
+    local = hit.hash if hit is not None else _hash_file(dest, s.st_size, chunker)
     if local != e.hash:
         return "modified", local
     same_meta = s.st_mode & 0o7777 == e.mode and s.st_mtime_ns == e.mtime_ns

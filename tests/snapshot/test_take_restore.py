@@ -8,6 +8,7 @@ import time
 import pytest
 
 from snapkit.errors import NotFound, UsageError
+from snapkit.snapshot import restore as restore_module
 from tests.helpers import make_dataset, random_bytes, run_python, snapshot_of, write
 
 
@@ -142,6 +143,28 @@ def test_restore_writes_only_what_differs(store, tmp_path):
     assert [e.path for e in outcome.plan.write] == ["a.txt"]
     assert os.stat(out / "nested/big.bin").st_ino == inode_before
     assert (out / "a.txt").read_text() == "changed\n"
+
+
+def test_restore_over_a_folder_reads_only_files_the_stat_cache_cannot_vouch_for(
+    store, tmp_path, monkeypatch
+):
+    src = make_dataset(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    out = tmp_path / "out"
+    store.restore("v1", out)  # records every file it wrote in the stat cache
+    write(out / "a.txt", "edited\n")  # new mtime and ctime: not vouched for
+    hashed: list[str] = []
+    hash_file = restore_module._hash_file
+
+    def counting(path, size, chunker):
+        hashed.append(os.path.relpath(path, out))
+        return hash_file(path, size, chunker)
+
+    monkeypatch.setattr(restore_module, "_hash_file", counting)
+    plan = store.plan_restore("v1", out)
+    assert hashed == ["a.txt"]  # the other files were compared by their cached hash
+    assert [(c.path, c.reason, c.saved) for c in plan.changes] == [("a.txt", "modified", False)]
+    assert [e.path for e in plan.write] == ["a.txt"] and plan.unchanged > 0
 
 
 def test_default_target_is_where_it_was_taken(tmp_path):
