@@ -139,6 +139,8 @@ class ChunkIndex:
         look-ups, not three per chunk."""
         indexed, key = self._map, bytes.fromhex
         try:
+            if type(chunk_ids) is tuple and len(chunk_ids) == 1:  # most files: no generator
+                return key(chunk_ids[0]) in indexed
             return all(key(c) in indexed for c in chunk_ids)
         except (ValueError, TypeError):
             return False  # not an id: in no index

@@ -40,6 +40,8 @@ def test_a_chunk_keeps_its_first_location_and_unknown_ids_are_absent():
         index[_id(2)]
     assert index.has_all([_id(1)]) and index.has_all([])
     assert not index.has_all([_id(1), _id(2)]) and not index.has_all([_id(1), "not-hex"])
+    assert index.has_all((_id(1),)) and not index.has_all((_id(2),))  # the one-chunk path
+    assert not index.has_all(("not-hex",))
     index.clear()
     assert len(index) == 0 and _id(1) not in index
 
