@@ -36,11 +36,13 @@ def take(folder: Path, out: Path) -> tuple[int, int]:
 
     out.mkdir(parents=True, exist_ok=True)
     local = threading.local()
+    opened = []  # every thread's output file, closed (flushed) once the pool is done
 
     def one(path: str) -> tuple[int, int]:
         if not hasattr(local, "out"):
             local.chunker = Chunker(ChunkerParams())
             local.out = open(out / f"thread-{threading.get_ident()}", "ab")  # noqa: SIM115
+            opened.append(local.out)
         read = stored = 0
         for chunk in local.chunker.chunks(path, os.path.getsize(path)):
             blake3(chunk.data).digest()
@@ -50,8 +52,12 @@ def take(folder: Path, out: Path) -> tuple[int, int]:
             stored += len(data)
         return read, stored
 
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        sizes = list(pool.map(one, files_under(folder)))
+    try:
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            sizes = list(pool.map(one, files_under(folder)))
+    finally:
+        for f in opened:
+            f.close()
     return sum(r for r, _ in sizes), sum(s for _, s in sizes)
 
 

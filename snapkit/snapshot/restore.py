@@ -488,10 +488,6 @@ class _Staging:
             return f"{self.root}/{path}"
         return _staged_name(self.plan.dest_name(path), self.token, i)
 
-    def dest(self, path: str) -> str:
-        """Where the file at tree path `path` is at the end (what the stat cache records)."""
-        return self.plan.dest_name(path)
-
 
 def _staged_name(dest: str, token: str, i: int) -> str:
     """Where plan.write[i] is staged when staged next to its destination."""
@@ -533,7 +529,7 @@ def _make_dirs(plan: Plan, staging: _Staging, undo: _Undo) -> None:
             undo.created.append(d)
         os.mkdir(staging.root)
         undo.created.append(Path(staging.root))
-        folders = {e.path for e in plan.mkdir}
+        folders = set(plan.mkdir.values("path"))
         for path in plan.write.values("path"):
             _add_folders_above(path, folders)
         for rel in sorted(folders, key=lambda p: p.count("/")):
@@ -611,7 +607,7 @@ def _stage_batch(
         if staging.root is not None:
             s = os.fstat(fds[i])
             table = e.table.to_json() if e.table else None
-            rows.append((staging.dest(e.path), s, e.hash, e.chunks, table))  # (thread-safe)
+            rows.append((plan.dest_name(e.path), s, e.hash, e.chunks, table))  # (thread-safe)
 
     fds: dict[int, int] = {}
     places = [(i, e.path) for i, e in batch]
