@@ -43,6 +43,7 @@ from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.scan import TMP_MARK, scan
 from snapkit.snapshot.statcache import CachedRows, Fresh, LaggedRecorder, StatCache
 from snapkit.snapshot.tree import TreeTable
+from snapkit.storage.fileio import pwrite_all
 
 BATCH_FILES = 256
 BATCH_BYTES = 256 << 20
@@ -624,7 +625,7 @@ def _stage_batch(
 
         def write(cid: str, data: bytes) -> None:  # called from the reading threads
             for fd, offset in targets[cid]:
-                _pwrite_all(fd, data, offset)  # positional: safe from several threads
+                pwrite_all(fd, data, offset)  # positional: safe from several threads
                 progress.advance(len(data))
 
         for _ in repo.objects.fetch(targets, sink=write):
@@ -656,14 +657,6 @@ def _per_folder(pool: Executor, places: Sequence[tuple[int, str]], work: Callabl
             failed = failed or exc
     if failed is not None:
         raise failed
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view = view[n:]
-        offset += n
 
 
 def _stage_symlinks(plan: Plan, staging: _Staging) -> None:

@@ -26,6 +26,7 @@ import blake3
 
 from snapkit.errors import Conflict, NotFound, SnapError, StoreUnavailable, from_os_error
 from snapkit.storage.base import ObjectInfo, Storage
+from snapkit.storage.fileio import write_all, write_direct
 from snapkit.storage.keys import check_key, check_prefix
 
 RESERVED = ".snapkit-"
@@ -35,6 +36,9 @@ LOCK_DIR = RESERVED + "locks"
 # may refer to them) first makes them durable. Same ordering guarantee, far less waiting.
 DEFERRED_PREFIX = "data/"
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EISDIR)
+# Objects at least this big (packs) are written bypassing the page cache where the file
+# system allows it: see fileio.write_direct.
+DIRECT_MIN = 1 << 20
 
 
 def content_etag(data: bytes) -> str:
@@ -254,11 +258,14 @@ def _write_temp(path: Path, data: bytes, *, durable: bool = True) -> Path:
     tmp = path.parent / f"{TEMP_PREFIX}{os.urandom(8).hex()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        try:
+            view = memoryview(data).cast("B")
+            done = write_direct(fd, view) if len(view) >= DIRECT_MIN else 0
+            write_all(fd, view[done:])
             if durable:
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
