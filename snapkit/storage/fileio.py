@@ -1,12 +1,14 @@
 """Writing large buffers to files the way this kind of machine is fastest at.
 
-Two measured effects (benchmarks/RESULTS.md, "Writing into the page cache"):
+Two measured effects (benchmarks/RESULTS.md, "Reading and writing through the page cache"):
 
-- On Linux 6.x a single write of 1 MiB or more gets large page-cache folios. On a VM that
-  hands freed memory back to its host (virtio-balloon free page reporting, as here), those
-  come from returned memory and fault page by page: 2 GB took 2.1–4.9 s written 1–4 MiB at a
-  time and 0.43–0.55 s written 64–768 KiB at a time. Writes are therefore cut into pieces of
-  WRITE_PIECE; elsewhere that costs nothing measurable (4,000 system calls per 2 GB).
+- On Linux 6.x a single read or write of 1 MiB or more gets large page-cache folios. On a
+  VM that hands freed memory back to its host (virtio-balloon free page reporting, as here),
+  those come from returned memory and fault page by page: 2 GB took 2.1–4.9 s written 1–4 MiB
+  at a time and 0.43–0.55 s written 64–768 KiB at a time; 1.2 GB of packs not in the page
+  cache took 1.35 s to read 8 MiB at a time and 0.70 s 512 KiB at a time. Reads and writes
+  are therefore cut into pieces of PIECE; elsewhere that costs nothing measurable (4,000
+  system calls per 2 GB).
 - Data that must reach the disk before anything refers to it (packs) gains nothing from the
   page cache: `write_direct` hands an aligned buffer to the disk with O_DIRECT. 1.2 GB of
   packs took 0.53–0.74 s and 0.06 s of CPU that way, against 0.84 s and 0.35 s of CPU in
@@ -19,26 +21,41 @@ import errno
 import fcntl
 import os
 
-WRITE_PIECE = 512 << 10
+PIECE = 512 << 10
 # O_DIRECT needs offsets, lengths and memory aligned to the disk's logical block size
 # (512 B or 4 KiB on common disks); 4 KiB covers both.
 DIRECT_ALIGN = 4096
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
-    """Write all of `data` at the file position, in pieces of at most WRITE_PIECE."""
+    """Write all of `data` at the file position, in pieces of at most PIECE."""
     view = memoryview(data).cast("B")
     while view:
-        view = view[os.write(fd, view[:WRITE_PIECE]) :]
+        view = view[os.write(fd, view[:PIECE]) :]
 
 
 def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     """Write all of `data` at `offset` (positional: safe from several threads at once)."""
     view = memoryview(data).cast("B")
     while view:
-        n = os.pwrite(fd, view[:WRITE_PIECE], offset)
+        n = os.pwrite(fd, view[:PIECE], offset)
         view = view[n:]
         offset += n
+
+
+def pread_exactly(fd: int, offset: int, length: int) -> bytearray:
+    """Read `length` bytes at `offset` in pieces of at most PIECE; shorter only at the end
+    of the file. A bytearray, filled in place (no copy to make it `bytes`)."""
+    buf = bytearray(length)
+    got = 0
+    with memoryview(buf) as view:
+        while got < length:
+            n = os.preadv(fd, [view[got : got + PIECE]], offset + got)
+            if n == 0:
+                break
+            got += n
+    del buf[got:]
+    return buf
 
 
 def write_direct(fd: int, data: memoryview) -> int:

@@ -68,7 +68,7 @@ def test_direct_write_of_less_than_a_block_writes_nothing(tmp_path: Path) -> Non
 
 
 def test_writes_in_pieces_land_whole_at_their_offsets(tmp_path: Path) -> None:
-    first = os.urandom(fileio.WRITE_PIECE * 3 + 17)  # several pieces and a remainder
+    first = os.urandom(fileio.PIECE * 3 + 17)  # several pieces and a remainder
     second = os.urandom(1000)
     path = tmp_path / "file"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
@@ -88,4 +88,17 @@ def test_local_store_packs_read_back_whole_and_at_any_range(tmp_path: Path, alig
     storage.close()  # the durability barrier fsyncs it
     assert storage.get("data/ab/pack1") == data
     assert storage.get_range("data/ab/pack1", 4 * MiB + 5, 8000) == data[4 * MiB + 5 :][:8000]
+    assert storage.get_range("data/ab/pack1", 7, 3 * MiB) == data[7 : 7 + 3 * MiB]  # in pieces
     assert not [p for p in (tmp_path / "store" / "data" / "ab").iterdir() if p.name != "pack1"]
+
+
+def test_reads_in_pieces_return_the_range_and_stop_at_the_end(tmp_path: Path) -> None:
+    data = os.urandom(fileio.PIECE * 4 + 99)
+    path = tmp_path / "file"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert fileio.pread_exactly(fd, 5, fileio.PIECE * 3) == data[5 : 5 + fileio.PIECE * 3]
+        assert fileio.pread_exactly(fd, fileio.PIECE, len(data)) == data[fileio.PIECE :]
+    finally:
+        os.close(fd)
