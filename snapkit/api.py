@@ -78,6 +78,11 @@ class Store:
     def url(self) -> str:
         return self.location.url
 
+    @property
+    def compression(self) -> str:
+        """How this store compresses chunks: "lz4", "zstd" or "none" (set at creation)."""
+        return self.repo.compression
+
     # -- take / restore -------------------------------------------------------------
 
     def take(
@@ -626,14 +631,18 @@ def open_store(
     create: bool = False,
     cwd: str | os.PathLike[str] | None = None,
     lock_wait: float = 0.0,
+    compression: str | None = None,
 ) -> Store:
     """Open the store at `url`, or the one configured for the project around `cwd`.
 
-    With `create=True` a missing store is created (what `snap init` and `snap take` do).
+    With `create=True` a missing store is created (what `snap init` and `snap take` do),
+    compressing chunks with `compression` ("lz4", the default, "zstd" or "none").
     """
+    if compression is not None and not create:
+        raise UsageError("a compression is chosen only when a store is created (create=True)")
     location = locate_store(url, Path(cwd) if cwd else None)
     storage = open_storage(location.url)
-    repo = Repo.init(storage) if create else Repo.open(storage)
+    repo = Repo.init(storage, compression) if create else Repo.open(storage)
     return Store(repo, location, lock_wait=lock_wait)
 
 

@@ -21,11 +21,23 @@ def register(cli: click.Group) -> None:
 
 
 @click.command()
+@click.option(
+    "--compression",
+    type=click.Choice(["lz4", "zstd", "none"]),
+    default=None,
+    help="How chunks are compressed, chosen once per store. lz4 (the default) is the "
+    "fastest to take and restore; zstd stores text ≈35 % smaller for ≈1.6× the CPU; "
+    "already-compressed data (Parquet, images) is stored as it is either way.",
+)
+@json_option
 @click.pass_context
-def init(ctx: click.Context) -> None:
+def init(ctx: click.Context, compression: str | None, as_json: bool) -> None:
     """Create the store (a no-op if it exists). `snap take` also creates it."""
-    with open_store_from(ctx, create=True) as store:
-        click.echo(f"store ready at {store.url}")
+    with open_store_from(ctx, create=True, compression=compression) as store:
+        if as_json:
+            print_json({"store": store.url, "compression": store.compression})
+        else:
+            click.echo(f"store ready at {store.url} (compression: {store.compression})")
 
 
 @click.command()

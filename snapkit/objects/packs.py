@@ -14,6 +14,7 @@ import struct
 import threading
 from dataclasses import dataclass
 
+import lz4.block
 import zstandard
 
 from snapkit.errors import CorruptObject
@@ -24,11 +25,15 @@ TRAILER = struct.Struct("<I")
 TRAILER_SIZE = TRAILER.size + len(PACK_MAGIC)
 CODEC_RAW = 0
 CODEC_ZSTD = 1
+CODEC_LZ4 = 2
+# A store's `compression` setting (docs/format.md §2) → the codec its writers try.
+COMPRESSIONS = {"lz4": CODEC_LZ4, "zstd": CODEC_ZSTD, "none": CODEC_RAW}
+DEFAULT_COMPRESSION = "lz4"
 _SAMPLE = 16 * 1024
 _WORTH = 0.92  # store compressed only when it saves at least 8 %
-# A large chunk is compressed only if a 16 KiB sample shrinks below this. zstd does at best
-# ≈0.3 GB/s per thread on text here, so compressing already-compressed data (Parquet pages
-# sample at ≈0.87-0.90) would cost ≈2 s of CPU per GB to save ≈10 %: not worth it.
+# A large chunk is compressed only if a 16 KiB sample shrinks below this. Compressing
+# already-compressed data (Parquet pages sample at ≈0.87-0.90) would cost ≈1.5 s (lz4) to
+# ≈2.5 s (zstd) of CPU per GB on this machine to save ≈10 %: not worth it.
 _SAMPLE_WORTH = 0.8
 ZSTD_LEVEL = 1
 
@@ -60,26 +65,33 @@ class BlobEntry:
     codec: int
 
 
-def encode_blob(data: bytes | memoryview) -> tuple[bytes | memoryview, int]:
-    """Compress with zstd when it pays; incompressible data (Parquet, media) is kept raw.
+def encode_blob(data: bytes | memoryview, codec: int = CODEC_LZ4) -> tuple[bytes | memoryview, int]:
+    """Compress with `codec` when it pays; incompressible data (Parquet, media) is kept raw.
 
     A 16 KiB sample decides for large chunks, so random data costs one small attempt.
     """
     n = len(data)
-    if n < 64:
+    if n < 64 or codec == CODEC_RAW:
         return data, CODEC_RAW
-    cctx = _compressor()
-    if n > 4 * _SAMPLE and len(cctx.compress(data[:_SAMPLE])) > _SAMPLE * _SAMPLE_WORTH:
+    compress = _compress_lz4 if codec == CODEC_LZ4 else _compressor().compress
+    if n > 4 * _SAMPLE and len(compress(data[:_SAMPLE])) > _SAMPLE * _SAMPLE_WORTH:
         return data, CODEC_RAW
-    packed = cctx.compress(data)
+    packed = compress(data)
     if len(packed) > n * _WORTH:
         return data, CODEC_RAW
-    return packed, CODEC_ZSTD
+    return packed, codec
+
+
+def _compress_lz4(data: bytes | memoryview) -> bytes:
+    # A bare LZ4 block: the pack header already records the raw length it decodes to.
+    return lz4.block.compress(data, store_size=False)
 
 
 def decode_blob(stored: bytes | memoryview, codec: int, raw_length: int) -> bytes:
     if codec == CODEC_RAW:
         return bytes(stored)
+    if codec == CODEC_LZ4:
+        return lz4.block.decompress(stored, uncompressed_size=raw_length)
     if codec == CODEC_ZSTD:
         return _decompressor().decompress(stored, max_output_size=raw_length)
     raise ValueError(f"unknown codec {codec}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from snapkit.objects.packs import BlobEntry, PackBuilder, encode_blob
+from snapkit.objects.packs import CODEC_LZ4, BlobEntry, PackBuilder, encode_blob
 from snapkit.objects.store import ObjectStore, pack_key
 
 # 16 MiB packs (restic's default too): few requests per GB, and with 4 uploads in flight
@@ -37,12 +37,14 @@ class PackWriter:
         index_every: int = 8,
         dedupe: bool = True,
         keep_written: bool = False,
+        codec: int = CODEC_LZ4,
     ) -> None:
         self.objects = objects
         self.pack_target = pack_target
         self.index_every = index_every
         self.dedupe = dedupe  # False when repacking: the chunks are in packs about to go
         self.keep_written = keep_written  # gc needs the entries of the packs it wrote
+        self.codec = codec  # what chunks are compressed with when it pays (the store's)
         self.written: list[tuple[str, int, dict[str, BlobEntry]]] = []
         self._lock = threading.Condition()
         self._buffers_left = upload_threads + 1  # buffers that may still be allocated
@@ -63,7 +65,7 @@ class PackWriter:
             if chunk_id in self._reserved or (self.dedupe and self.objects.has(chunk_id)):
                 return False
             self._reserved.add(chunk_id)
-        stored, codec = encode_blob(data)
+        stored, codec = encode_blob(data, self.codec)
         with self._lock:
             while self._builder is None:  # every buffer is full or uploading
                 self._lock.wait()

@@ -14,6 +14,7 @@ from snapkit.errors import CorruptObject, NotFound, StoreUnavailable, UsageError
 from snapkit.objects.cache import ObjectCache
 from snapkit.objects.chunker import ChunkerParams
 from snapkit.objects.hashing import digest, is_object_id
+from snapkit.objects.packs import COMPRESSIONS, DEFAULT_COMPRESSION
 from snapkit.objects.store import ObjectStore
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.refs import RefStore
@@ -38,6 +39,15 @@ class Repo:
         self.storage = storage
         self.config = config
         self.chunker = ChunkerParams.from_json(config["chunker"])  # type: ignore[arg-type]
+        # Stores made before the setting existed were written with zstd: keep to it.
+        self.compression = str(config.get("compression", "zstd"))
+        if self.compression not in COMPRESSIONS:
+            raise StoreUnavailable(
+                f"store {storage.url} compresses with {self.compression!r}, "
+                "which this snapkit does not know",
+                hint="upgrade snapkit",
+            )
+        self.codec = COMPRESSIONS[self.compression]
         self.cache_dir = cache_root() / digest(storage.url.encode())[:16]
         self.objects = ObjectStore(storage, ObjectCache(self.cache_dir / "objects"))
         self.refs = RefStore(storage)
@@ -46,17 +56,34 @@ class Repo:
     # -- opening ------------------------------------------------------------------
 
     @classmethod
-    def init(cls, storage: Storage) -> Repo:
-        """Create a store (idempotent: an existing store is opened as it is)."""
+    def init(cls, storage: Storage, compression: str | None = None) -> Repo:
+        """Create a store (idempotent: an existing store is opened as it is).
+
+        `compression` (lz4, zstd or none; default lz4) is fixed when the store is made:
+        asking an existing store for another one is a usage error, not a silent no-op.
+        """
+        if compression is not None and compression not in COMPRESSIONS:
+            raise UsageError(
+                f"unknown compression {compression!r}",
+                hint=f"choose one of {', '.join(COMPRESSIONS)}",
+            )
         storage.create()
         config = {
             "format": "snapkit",
             "version": FORMAT_VERSION,
             "chunker": ChunkerParams().to_json(),
+            "compression": compression or DEFAULT_COMPRESSION,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         storage.put_if_absent(CONFIG_KEY, json.dumps(config, indent=2).encode())
-        return cls.open(storage)
+        repo = cls.open(storage)
+        if compression is not None and repo.compression != compression:
+            raise UsageError(
+                f"store {storage.url} exists and compresses with {repo.compression}; "
+                f"the compression is chosen when a store is created",
+                hint="create a new store for another compression",
+            )
+        return repo
 
     @classmethod
     def open(cls, storage: Storage) -> Repo:

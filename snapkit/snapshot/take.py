@@ -153,7 +153,8 @@ class _Hasher:
         group: _Group = []
         to_read = 0  # bytes the open group has to read
         self.progress.start("hashing", None)
-        with PackWriter(self.repo.objects) as writer, ThreadPoolExecutor(workers) as pool:
+        sink = PackWriter(self.repo.objects, codec=self.repo.codec)
+        with sink as writer, ThreadPoolExecutor(workers) as pool:
 
             def close() -> None:
                 nonlocal group, to_read

@@ -52,3 +52,16 @@ def test_option_beats_environment_beats_pyproject(tmp_path: Path):
     assert_ok(run_snap("take", "data", cwd=root, env=env))
     assert (tmp_path / "from-env/config").is_file()
     assert not (root / "from-pyproject").exists()
+
+
+def test_init_chooses_the_compression_once(tmp_path: Path):
+    root = make_project(tmp_path / "proj")
+    out = assert_ok(run_snap("init", "--compression", "zstd", "--json", cwd=root))
+    assert json.loads(out)["compression"] == "zstd"
+    assert "compression: zstd" in assert_ok(run_snap("init", cwd=root))  # kept
+    refused = run_snap("init", "--compression", "lz4", cwd=root)
+    assert refused.returncode == 2
+    assert "compresses with zstd" in refused.stderr and "Traceback" not in refused.stderr
+    assert_ok(run_snap("take", "data/raw", "--tag", "v1", cwd=root))
+    fresh = assert_ok(run_snap("--store", "../other", "init", "--json", cwd=root))
+    assert json.loads(fresh)["compression"] == "lz4"  # the default

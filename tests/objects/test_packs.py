@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from pathlib import Path
 
+import blake3
 import pytest
 import zstandard
 
+import snapkit
 from snapkit.api import Store
-from snapkit.errors import UsageError
+from snapkit.errors import CorruptObject, StoreUnavailable, UsageError
 from snapkit.objects.packs import (
+    CODEC_LZ4,
     CODEC_RAW,
     CODEC_ZSTD,
     PackBuilder,
+    decode_blob,
     encode_blob,
     parse_pack_header,
     parse_pack_tail,
@@ -61,15 +66,93 @@ def test_builder_grows_past_its_capacity_without_touching_a_view_still_out() -> 
     assert _blobs_of(second, second_id) == {"b" * 64: b"2" * 5000}
 
 
-def test_incompressible_and_compressed_formats_are_stored_raw() -> None:
+TEXT = b"".join(b"row %d,some words here,%d\n" % (i, i * 7) for i in range(60_000))
+
+
+@pytest.mark.parametrize("codec", [CODEC_LZ4, CODEC_ZSTD], ids=["lz4", "zstd"])
+def test_incompressible_and_compressed_formats_are_stored_raw(codec: int) -> None:
     noise = random_bytes(1 << 20, seed=3)
-    assert encode_blob(noise)[1] == CODEC_RAW
+    assert encode_blob(noise, codec)[1] == CODEC_RAW
     # Already-compressed data (what Parquet pages are) saves a little: not worth the CPU.
-    text = b"".join(b"row %d,some words here,%d\n" % (i, i * 7) for i in range(60_000))
-    packed = zstandard.ZstdCompressor(level=19).compress(text)
-    assert encode_blob(packed + noise[: (1 << 20) - len(packed)])[1] == CODEC_RAW
-    stored, codec = encode_blob(text[: 1 << 20])
-    assert codec == CODEC_ZSTD and len(stored) < (1 << 20) // 3
+    packed = zstandard.ZstdCompressor(level=19).compress(TEXT)
+    assert encode_blob(packed + noise[: (1 << 20) - len(packed)], codec)[1] == CODEC_RAW
+    stored, used = encode_blob(TEXT[: 1 << 20], codec)
+    assert used == codec and len(stored) < (1 << 20) // 3
+    assert decode_blob(stored, used, 1 << 20) == TEXT[: 1 << 20]
+
+
+def test_text_is_lz4_by_default_and_raw_when_compression_is_off() -> None:
+    assert encode_blob(TEXT[:100_000])[1] == CODEC_LZ4
+    stored, codec = encode_blob(TEXT[:100_000], CODEC_RAW)
+    assert codec == CODEC_RAW and bytes(stored) == TEXT[:100_000]
+
+
+@pytest.mark.parametrize("codec", [CODEC_LZ4, CODEC_ZSTD], ids=["lz4", "zstd"])
+def test_a_damaged_compressed_chunk_is_reported_corrupt(store: Store, codec: int) -> None:
+    objects = store.repo.objects
+    store.repo.load_index()
+    data = TEXT[:300_000]
+    cid = blake3.blake3(data).hexdigest()
+    with PackWriter(objects, codec=codec) as writer:
+        writer.add(cid, data)
+    entry = objects.locate(cid)
+    assert entry.codec == codec
+    key = pack_key(entry.pack)
+    body = objects.storage.get(key)
+    stored = bytearray(body[entry.offset : entry.offset + entry.length])
+    assert objects._decode_verified(cid, entry, memoryview(stored), key) == data  # intact
+    stored[5:200] = bytes(195)
+    with pytest.raises(CorruptObject, match=f"chunk {cid} in pack {entry.pack} is corrupt"):
+        objects._decode_verified(cid, entry, memoryview(stored), key)
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zstd", "none"])
+def test_a_store_compresses_with_what_it_was_created_with(tmp_path: Path, compression: str) -> None:
+    codec = {"lz4": CODEC_LZ4, "zstd": CODEC_ZSTD, "none": CODEC_RAW}[compression]
+    write(tmp_path / "data/rows.csv", TEXT)
+    url = str(tmp_path / "store")
+    with snapkit.open_store(url, create=True, compression=compression, cwd=tmp_path) as s:
+        s.take(tmp_path / "data", tags=["v1"])
+    assert json.loads((tmp_path / "store/config").read_bytes())["compression"] == compression
+    with snapkit.open_store(url, cwd=tmp_path) as s:  # every later writer keeps to it
+        assert s.compression == compression
+        write(tmp_path / "data/more.csv", TEXT[::-1])
+        s.take(tmp_path / "data", tags=["v2"])
+        s.repo.load_index()
+        codecs = {s.repo.objects.locate(c).codec for e in s.ls("v2") for c in e.chunks}
+        assert codecs == {codec}
+        s.restore("v2", tmp_path / "back")
+    assert (tmp_path / "back/more.csv").read_bytes() == TEXT[::-1]
+
+
+def test_an_existing_store_keeps_its_compression(tmp_path: Path) -> None:
+    url = str(tmp_path / "store")
+    snapkit.open_store(url, create=True, compression="zstd", cwd=tmp_path).close()
+    snapkit.open_store(url, create=True, compression="zstd", cwd=tmp_path).close()  # same: fine
+    snapkit.open_store(url, create=True, cwd=tmp_path).close()  # none asked for: fine
+    with pytest.raises(UsageError, match="compresses with zstd"):
+        snapkit.open_store(url, create=True, compression="lz4", cwd=tmp_path)
+    with pytest.raises(UsageError, match="unknown compression"):
+        snapkit.open_store(url, create=True, compression="brotli", cwd=tmp_path)
+    with pytest.raises(UsageError, match="only when a store is created"):
+        snapkit.open_store(url, compression="zstd", cwd=tmp_path)
+
+
+def test_a_store_from_before_the_setting_keeps_zstd_and_an_unknown_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    url = str(tmp_path / "store")
+    snapkit.open_store(url, create=True, cwd=tmp_path).close()
+    config_path = tmp_path / "store/config"
+    config = json.loads(config_path.read_bytes())
+    del config["compression"]
+    os.chmod(config_path, 0o644)
+    config_path.write_text(json.dumps(config))
+    with snapkit.open_store(url, cwd=tmp_path) as s:
+        assert s.compression == "zstd" and s.repo.codec == CODEC_ZSTD
+    config_path.write_text(json.dumps({**config, "compression": "zpaq"}))
+    with pytest.raises(StoreUnavailable, match=r"with 'zpaq', which this snapkit does not know"):
+        snapkit.open_store(url, cwd=tmp_path)
 
 
 def test_writer_reuses_buffers_across_many_packs(store: Store) -> None:
