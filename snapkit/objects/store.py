@@ -9,6 +9,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from blake3 import blake3
 
@@ -26,6 +27,7 @@ from snapkit.objects.packs import (
 )
 from snapkit.storage.base import Storage
 
+T = TypeVar("T")
 MAX_GAP = 1 << 20  # read through gaps up to 1 MiB rather than issue another request
 MAX_RANGE = 8 << 20  # bounds memory: at most 2 × read_threads ranges in flight
 # With a sink (restore), a thread's range is freed once written, so up to a whole pack is
@@ -195,6 +197,8 @@ class ObjectStore:
         writing overlaps reading and decoding) and nothing is yielded.
         """
         groups = self._plan_reads(chunk_ids, MAX_RANGE if sink is None else MAX_RANGE_SINK)
+        if sink is not None:
+            groups = _interleave(groups, self.read_threads)
 
         def read(group: list[tuple[str, BlobEntry]]) -> list[tuple[str, bytes]]:
             if sink is None:
@@ -276,3 +280,19 @@ class ObjectStore:
 
     def stats(self) -> dict[str, int]:
         return {"chunks": len(self.index), "packs": len(self.pack_sizes)}
+
+
+def _interleave(groups: list[T], ways: int) -> list[T]:
+    """`groups` cut into `ways` consecutive runs, then taken one from each run in turn.
+
+    Chunks are packed in file order, so neighbouring reads usually feed the same file; the
+    reading threads of a restore would then write into one file at once, and serialise on
+    its inode lock (a Linux file takes one buffered writer at a time; waiters spin, which
+    was 9 % of a 2 GB restore's CPU). Taking turns between runs puts the threads in
+    different places, mostly different files, while each run is still read in order.
+    """
+    if ways < 2 or len(groups) <= ways:
+        return groups
+    size = -(-len(groups) // ways)
+    runs = [groups[i : i + size] for i in range(0, len(groups), size)]
+    return [run[i] for i in range(size) for run in runs if i < len(run)]

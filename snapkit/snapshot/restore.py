@@ -45,8 +45,14 @@ from snapkit.snapshot.statcache import CachedRows, Fresh, LaggedRecorder, StatCa
 from snapkit.snapshot.tree import TreeTable
 from snapkit.storage.fileio import pwrite_all
 
+# Files staged together: their chunks are fetched in one go (ObjectStore.fetch), so a
+# batch is what the reading threads spread over. It was 256 MiB, which made each file of a
+# few-large set a batch of its own: all four threads then wrote into one file and queued on
+# its inode lock (9 % of the CPU spinning); with the files together they write different
+# files, and a 2 GB restore went from 1.36–2.06 s to 1.16–1.50 s. Memory does not grow with
+# it (a batch holds a place per chunk; the reads are a bounded window).
 BATCH_FILES = 256
-BATCH_BYTES = 256 << 20
+BATCH_BYTES = 4 << 30
 # Tree rows made into FileEntry objects at a time, while planning and applying (≈0.7 KB each).
 ENTRY_ROWS = 1024
 # Threads that create, finish and rename files: on ext4 creating many small files is

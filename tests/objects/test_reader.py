@@ -188,3 +188,15 @@ def test_store_open_streams_from_s3(s3_url: str, tmp_path: Path) -> None:
         s3_store.take(tmp_path / "emails.parquet", tags=["t"])
         with s3_store.open("t") as f:
             assert pq.read_table(f).equals(table)
+
+
+def test_reads_for_a_sink_take_turns_between_runs_of_the_packs() -> None:
+    """Threads of a restore start in different places (different files), each run in order."""
+    from snapkit.objects.store import _interleave
+
+    order = _interleave(list(range(10)), 4)
+    assert sorted(order) == list(range(10))
+    assert order[:4] == [0, 3, 6, 9]  # one from each run first
+    runs = [[g for g in order if g // 3 == r] for r in range(4)]
+    assert all(run == sorted(run) for run in runs)
+    assert _interleave([1, 2], 4) == [1, 2] and _interleave([1, 2, 3], 1) == [1, 2, 3]
