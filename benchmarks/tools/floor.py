@@ -5,12 +5,15 @@ what "at the physical limit" is measured against in RESULTS.md.
     python -m benchmarks.tools.floor restore STORE SNAPSHOT OUT
 
 take: read every file, cut it with snapkit's FastCDC parameters, BLAKE3 each chunk,
-compress it as a pack would (`encode_blob`: zstd level 1 unless incompressible) and
-append it to one output file per thread. No pack ids, index, tree or stat cache.
+compress it as a pack would (`encode_blob`: LZ4, the default, unless incompressible),
+collect it in a 16 MiB buffer per thread and write each full buffer to a new file the way
+the local store writes a pack (storage/fileio.py: direct I/O where possible), without
+fsync. No pack ids, index, tree or stat cache.
 
 restore: for every chunk of every file of SNAPSHOT in a local STORE, read its stored
 bytes, decompress them, check their BLAKE3 and write them at their place in the output
-file. No plan, staging, renames, metadata or stat cache.
+file (in pieces, as `snap restore` does). No plan, staging, renames, metadata or stat
+cache.
 
 Both spread the work over one thread per core (zstd, BLAKE3, reads and writes release the
 GIL) and print the seconds of the work itself, start-up and imports excluded.
@@ -18,6 +21,7 @@ GIL) and print the seconds of the work itself, start-up and imports excluded.
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import threading
@@ -28,6 +32,42 @@ from pathlib import Path
 from blake3 import blake3
 
 from benchmarks.tools.hashall import files_under
+from snapkit.storage.fileio import pwrite_all, write_all, write_direct
+
+
+class _Packs:
+    """One thread's output: blobs gathered in an aligned buffer, written out 16 MiB at a
+    time to a new file each, as the local store writes packs."""
+
+    TARGET = 16 << 20
+
+    def __init__(self, out: Path, tag: str) -> None:
+        self.out = out
+        self.tag = tag
+        self.buf = mmap.mmap(-1, self.TARGET + (4 << 20))
+        self.size = 0
+        self.files = 0
+
+    def add(self, data: bytes | memoryview) -> None:
+        self.buf[self.size : self.size + len(data)] = data
+        self.size += len(data)
+        if self.size >= self.TARGET:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.size:
+            return
+        self.files += 1
+        name = self.out / f"{self.tag}-{self.files}"
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(self.buf)[: self.size]
+            done = write_direct(fd, view)
+            write_all(fd, view[done:])
+            del view
+        finally:
+            os.close(fd)
+        self.size = 0
 
 
 def take(folder: Path, out: Path) -> tuple[int, int]:
@@ -36,18 +76,18 @@ def take(folder: Path, out: Path) -> tuple[int, int]:
 
     out.mkdir(parents=True, exist_ok=True)
     local = threading.local()
-    opened = []  # every thread's output file, closed (flushed) once the pool is done
+    opened: list[_Packs] = []  # every thread's output, flushed once the pool is done
 
     def one(path: str) -> tuple[int, int]:
         if not hasattr(local, "out"):
             local.chunker = Chunker(ChunkerParams())
-            local.out = open(out / f"thread-{threading.get_ident()}", "ab")  # noqa: SIM115
+            local.out = _Packs(out, f"thread-{threading.get_ident()}")
             opened.append(local.out)
         read = stored = 0
         for chunk in local.chunker.chunks(path, os.path.getsize(path)):
             blake3(chunk.data).digest()
             data, _codec = encode_blob(chunk.data)
-            local.out.write(data)
+            local.out.add(data)
             read += len(chunk.data)
             stored += len(data)
         return read, stored
@@ -56,8 +96,8 @@ def take(folder: Path, out: Path) -> tuple[int, int]:
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             sizes = list(pool.map(one, files_under(folder)))
     finally:
-        for f in opened:
-            f.close()
+        for packs in opened:
+            packs.flush()
     return sum(r for r, _ in sizes), sum(s for _, s in sizes)
 
 
@@ -92,10 +132,7 @@ def restore(store: str, spec: str, out: Path) -> tuple[int, int]:
         raw = decode_blob(stored, blob.codec, blob.raw_length)
         if blake3(raw).hexdigest() != cid:
             raise SystemExit(f"chunk {cid} is corrupt")
-        view = memoryview(raw)
-        while view:
-            n = os.pwrite(fd, view, offset)
-            view, offset = view[n:], offset + n
+        pwrite_all(fd, raw, offset)
         return blob.raw_length
 
     try:

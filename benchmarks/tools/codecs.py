@@ -1,0 +1,77 @@
+"""Compression codecs on one file, as a take uses them: 1 MiB pieces, one thread.
+
+    python -m benchmarks.tools.codecs FILE [--mb 256]
+
+Prints, for zstd level 1 (and −1) and LZ4 (snapkit's default, docs/format.md §4), the
+stored fraction and the compress and decompress rates in MB/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import lz4.block
+import zstandard
+
+PIECE = 1 << 20
+
+
+def _rate(nbytes: int, work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return nbytes / (time.perf_counter() - started) / 1e6
+
+
+def measure(data: bytes) -> list[tuple[str, float, float, float]]:
+    """Rows of (codec, stored fraction, compress MB/s, decompress MB/s)."""
+    pieces = [data[i : i + PIECE] for i in range(0, len(data), PIECE)]
+    codecs: list[tuple[str, Callable[[bytes], bytes], Callable[[bytes, int], bytes]]] = []
+    for level in (1, -1):
+        cctx, dctx = zstandard.ZstdCompressor(level=level), zstandard.ZstdDecompressor()
+        codecs.append(
+            (
+                f"zstd level {level}",
+                cctx.compress,
+                lambda b, n, d=dctx: d.decompress(b, max_output_size=n),
+            )
+        )
+    codecs.append(
+        (
+            "lz4 (block)",
+            lambda b: lz4.block.compress(b, store_size=False),
+            lambda b, n: lz4.block.decompress(b, uncompressed_size=n),
+        )
+    )
+    rows = []
+    for name, compress, decompress in codecs:
+        packed: list[bytes] = []
+        c_rate = _rate(len(data), lambda c=compress, out=packed: out.extend(map(c, pieces)))
+        d_rate = _rate(
+            len(data),
+            lambda d=decompress, out=packed: [
+                d(b, len(p)) for b, p in zip(out, pieces, strict=True)
+            ],
+        )
+        if any(decompress(b, len(p)) != p for b, p in zip(packed, pieces, strict=True)):
+            raise SystemExit(f"{name} did not decode back to its input")
+        rows.append((name, sum(map(len, packed)) / len(data), c_rate, d_rate))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--mb", type=int, default=256, help="how much of the file to use")
+    args = parser.parse_args()
+    with args.file.open("rb") as f:
+        data = f.read(args.mb << 20)
+    print("| codec | stored | compress | decompress |\n|---|---:|---:|---:|")
+    for name, stored, c_rate, d_rate in measure(data):
+        print(f"| {name} | {stored:.1%} | {c_rate:.0f} MB/s | {d_rate:.0f} MB/s |")
+
+
+if __name__ == "__main__":
+    main()
