@@ -17,9 +17,11 @@ such a file system the next block starts once the freed inodes are out of that w
 journalled ext4, as most machines have, skips the check, and nothing is waited for.
 
 A folder of few files (the few-large set's data, a store of packs, DVC's cache of it) is
-deleted at once, as before: on this VM, memory freed by deleting gigabytes of page cache
-is fast to write into again, while memory the guest has not touched for a while costs
-the host a fault per page (writing 2 GB: ≈1.4 s into just-freed memory, ≈5 s into cold).
+deleted at once, as before. This VM reports freed memory to its host (virtio-balloon free
+page reporting, 2 MiB blocks and up) within seconds, and writing into reported memory
+again costs a fault to the host per page; memory freed by deleting gigabytes of page cache
+is written into again before it is reported (2 GB: ≈0.4 s just after a deletion, 2–5 s
+in 1–4 MiB writes once reported; benchmarks/tools/pagecache.py, storage/fileio.py).
 Deleting at once keeps the few-large measurements where the issue's DVC figures are
 (`dvc add` 4.4 s, `dvc checkout` 1.0 s), as on a machine without that cost.
 """
