@@ -29,6 +29,7 @@ CODEC_LZ4 = 2
 # A store's `compression` setting (docs/format.md §2) → the codec its writers try.
 COMPRESSIONS = {"lz4": CODEC_LZ4, "zstd": CODEC_ZSTD, "none": CODEC_RAW}
 DEFAULT_COMPRESSION = "lz4"
+DEFAULT_CODEC = COMPRESSIONS[DEFAULT_COMPRESSION]
 _SAMPLE = 16 * 1024
 _WORTH = 0.92  # store compressed only when it saves at least 8 %
 # A large chunk is compressed only if a 16 KiB sample shrinks below this. Compressing
@@ -65,7 +66,9 @@ class BlobEntry:
     codec: int
 
 
-def encode_blob(data: bytes | memoryview, codec: int = CODEC_LZ4) -> tuple[bytes | memoryview, int]:
+def encode_blob(
+    data: bytes | memoryview, codec: int = DEFAULT_CODEC
+) -> tuple[bytes | memoryview, int]:
     """Compress with `codec` when it pays; incompressible data (Parquet, media) is kept raw.
 
     A 16 KiB sample decides for large chunks, so random data costs one small attempt.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from snapkit.objects.packs import CODEC_LZ4, BlobEntry, PackBuilder, encode_blob
+from snapkit.objects.packs import DEFAULT_CODEC, BlobEntry, PackBuilder, encode_blob
 from snapkit.objects.store import ObjectStore, pack_key
 
 # 16 MiB packs (restic's default too): few requests per GB, and with 4 uploads in flight
@@ -37,7 +37,7 @@ class PackWriter:
         index_every: int = 8,
         dedupe: bool = True,
         keep_written: bool = False,
-        codec: int = CODEC_LZ4,
+        codec: int = DEFAULT_CODEC,
     ) -> None:
         self.objects = objects
         self.pack_target = pack_target

@@ -55,6 +55,11 @@ def test_option_beats_environment_beats_pyproject(tmp_path: Path):
 
 
 def test_init_chooses_the_compression_once(tmp_path: Path):
+    from snapkit.cli.snapshots import init
+    from snapkit.objects.packs import COMPRESSIONS
+
+    (choice,) = [p.type for p in init.params if p.name == "compression"]
+    assert list(choice.choices) == list(COMPRESSIONS)  # the CLI offers every codec there is
     root = make_project(tmp_path / "proj")
     out = assert_ok(run_snap("init", "--compression", "zstd", "--json", cwd=root))
     assert json.loads(out)["compression"] == "zstd"
