@@ -112,6 +112,22 @@ class ChunkIndex:
                 base | offset << _OFF_AT | length << _LEN_AT | raw << _RAW_AT | codec,
             )
 
+    def export(self) -> tuple[list[str], list[bytes], list[int]]:
+        """The packs in number order, the chunk digests and their packed entries (what
+        `objects/indexcache.py` writes)."""
+        return list(self._packs), list(self._map), list(self._map.values())
+
+    def start_from(self, packs: list[str], keys: list[bytes], values: list[int]) -> None:
+        """Become what `export` gave (an empty index only). Raises ValueError if an entry
+        names a pack number it was not given."""
+        if self._map or self._packs:
+            raise ValueError("only an empty index can start from a merged copy")
+        if len(keys) != len(values) or (values and max(values) >> _PACK_AT >= len(packs)):
+            raise ValueError("merged index entries do not match its packs")
+        self._packs = list(packs)
+        self._pack_no = {p: i for i, p in enumerate(self._packs)}
+        self._map = dict(zip(keys, values, strict=True))
+
     def _unpack(self, v: int) -> BlobEntry:
         return BlobEntry(
             self._packs[v >> _PACK_AT],

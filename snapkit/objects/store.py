@@ -14,6 +14,7 @@ from typing import TypeVar
 from blake3 import blake3
 
 from snapkit.errors import CorruptObject, NotFound
+from snapkit.objects import indexcache
 from snapkit.objects.cache import ObjectCache
 from snapkit.objects.hashing import digest
 from snapkit.objects.index import ChunkIndex, decode_index_rows, encode_index
@@ -34,6 +35,10 @@ MAX_RANGE = 8 << 20  # bounds memory: at most 2 × read_threads ranges in flight
 # read with one request: fewer requests on S3 (and moto's server reads the whole object for
 # every ranged GET).
 MAX_RANGE_SINK = 20 << 20
+MERGED_INDEX = "index.merged"  # the local merged copy of the index, in the object cache
+# A first load rewrites the merged copy after decoding this many index objects beyond it
+# (or a quarter of its entries): small takes add one each.
+MERGE_AFTER = 8
 
 
 def pack_key(pack_id: str) -> str:
@@ -78,16 +83,40 @@ class ObjectStore:
     # -- index ----------------------------------------------------------------------
 
     def load_index(self) -> None:
-        """Read every index object not loaded yet (cached locally: they never change)."""
-        new = [
-            key.rsplit("/", 1)[-1]
-            for key in self.storage.list("index/")
-            if key.rsplit("/", 1)[-1] not in self.index_ids
-        ]
+        """Read every index object not loaded yet (cached locally: they never change).
+
+        A first load starts from the local merged copy (`indexcache`) when every index
+        object it merged is still in the store, and writes a new one when much of the
+        index had to be decoded from the objects themselves."""
+        listed = [key.rsplit("/", 1)[-1] for key in self.storage.list("index/")]
+        first = not self.index_ids and not self.pack_sizes
+        if first:
+            self._start_from_merged(set(listed))
+        new = [i for i in listed if i not in self.index_ids]
+        known = len(self.index)
         with ThreadPoolExecutor(self.read_threads) as pool:
             blobs = list(pool.map(lambda i: self.get_object("index", i, cached=True), new))
         for index_id, data in zip(new, blobs, strict=True):
             self._add_index(index_id, data)
+        decoded = len(self.index) - known
+        if first and new and (len(new) >= MERGE_AFTER or decoded * 4 >= len(self.index)):
+            # The in-memory index is exactly the union of the objects loaded: merge it.
+            packs, keys, values = self.index.export()
+            sizes = [(p, self.pack_sizes[p]) for p in packs]
+            merged = indexcache.Merged(sorted(self.index_ids), sizes, keys, values)
+            self.cache.put(MERGED_INDEX, indexcache.encode(merged))
+
+    def _start_from_merged(self, listed: set[str]) -> None:
+        merged = indexcache.decode(self.cache.get(MERGED_INDEX))
+        if merged is None or not set(merged.index_ids) <= listed:
+            return  # none, damaged, or gc has replaced index objects it merged
+        with self._lock:
+            try:
+                self.index.start_from([p for p, _ in merged.packs], merged.keys, merged.values)
+            except ValueError:
+                return
+            self.pack_sizes.update(merged.packs)
+            self.index_ids.update(merged.index_ids)
 
     def load_index_tolerant(self) -> list[CorruptObject]:
         """Like `load_index`, but a missing or corrupt index object is returned, not raised
