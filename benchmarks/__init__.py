@@ -7,6 +7,7 @@ Scenarios (each tool through its own command line, one subprocess per measured s
 
 - take: cold `snap take` (fresh store, empty SNAP_CACHE_DIR) vs cold `dvc add` (fresh
   `dvc init --no-scm` repo and cache); also "just read + BLAKE3-hash the data";
+- size: the bytes the store vs the DVC cache holds after that cold take;
 - restore: `snap restore` into an empty folder vs `dvc checkout` after removing the data;
 - retake / growth: after the 1% modification, take again vs `dvc add` again, and how many
   bytes the store vs the DVC cache grew by;

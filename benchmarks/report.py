@@ -8,7 +8,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from benchmarks.datasets import LARGE, SMALL
-from benchmarks.tools.base import GROWTH, PULL, PUSH, RESTORE, RETAKE, SCENARIOS, TAKE, Sample
+from benchmarks.tools.base import (
+    GROWTH,
+    PULL,
+    PUSH,
+    RESTORE,
+    RETAKE,
+    SCENARIOS,
+    SIZE,
+    STORED,
+    TAKE,
+    Sample,
+)
 
 SNAPKIT, DVC, BASELINE = "snapkit", "dvc", "read+blake3"
 COPY_BASELINE = "read+blake3+write"
@@ -30,6 +41,7 @@ TARGETS: dict[tuple[str, str], float] = {
 BASELINE_TARGET = 2.0
 WORDS = {
     TAKE: "cold take / cold `dvc add`",
+    SIZE: "bytes stored by the cold take",
     RETAKE: "re-take after 1% change / re-add",
     GROWTH: "bytes stored by the 1% change",
     RESTORE: "restore to empty folder / `dvc checkout`",
@@ -40,7 +52,7 @@ WORDS = {
 
 @dataclass(frozen=True)
 class Median:
-    value: float  # seconds, or bytes for GROWTH
+    value: float  # seconds, or bytes for SIZE and GROWTH
     peak_rss: float | None  # bytes
 
 
@@ -51,7 +63,7 @@ def medians(samples: Iterable[Sample]) -> dict[tuple[str, str, str], Median]:
         groups[(s.scenario, s.dataset, s.tool)].append(s)
     out = {}
     for key, group in groups.items():
-        values = [s.stored_bytes if s.scenario == GROWTH else s.seconds for s in group]
+        values = [s.stored_bytes if s.scenario in STORED else s.seconds for s in group]
         rss = [s.peak_rss for s in group if s.peak_rss is not None]
         out[key] = Median(
             statistics.median(v for v in values if v is not None),
@@ -61,7 +73,7 @@ def medians(samples: Iterable[Sample]) -> dict[tuple[str, str, str], Median]:
 
 
 def _value(scenario: str, v: float) -> str:
-    return f"{v / 1e6:,.2f} MB" if scenario == GROWTH else f"{v:,.2f} s"
+    return f"{v / 1e6:,.2f} MB" if scenario in STORED else f"{v:,.2f} s"
 
 
 def _verdict(ratio: float, limit: float | None) -> str:
@@ -160,7 +172,7 @@ def scaling_table(
     ]
     for scenario in SCENARIOS:
         one, many = meds.get((scenario, base, SNAPKIT)), meds.get((scenario, scaled, SNAPKIT))
-        if one is None or many is None or scenario == GROWTH:
+        if one is None or many is None or scenario in STORED:
             continue
         lines.append(
             f"| {WORDS[scenario]} | {one.value:.2f} s | {many.value:.2f} s "

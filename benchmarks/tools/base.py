@@ -17,12 +17,14 @@ from benchmarks.measure import CommandFailed, Measurement, run, tree_bytes
 from benchmarks.trash import Trash
 
 TAKE = "take"  # cold take / cold `dvc add`
+SIZE = "size"  # bytes the store (DVC cache) holds after that cold take
 RETAKE = "retake"  # take again after the 1% modification / `dvc add` again
 GROWTH = "growth"  # bytes the store (DVC cache) grew by with that re-take
 RESTORE = "restore"  # into an empty folder / `dvc checkout` after removing the data
 PUSH = "push"  # take straight into S3 / `dvc push`
 PULL = "pull"  # restore from S3 into a fresh folder, empty cache / `dvc pull` in a fresh clone
-LOCAL_SCENARIOS = (TAKE, RETAKE, GROWTH, RESTORE)
+LOCAL_SCENARIOS = (TAKE, SIZE, RETAKE, GROWTH, RESTORE)
+STORED = (SIZE, GROWTH)  # scenarios whose samples are bytes, not seconds
 S3_SCENARIOS = (PUSH, PULL)
 SCENARIOS = LOCAL_SCENARIOS + S3_SCENARIOS
 BIN = Path(sys.executable).parent

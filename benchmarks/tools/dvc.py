@@ -19,6 +19,7 @@ from benchmarks.tools.base import (
     PUSH,
     RESTORE,
     RETAKE,
+    SIZE,
     TAKE,
     Job,
     Sample,
@@ -46,6 +47,8 @@ class Dvc:
         data = job.fresh_data(ws / "data")
         env = self._init(ws)
         samples = [job.timed(self.name, TAKE, measured([DVC, "add", "-q", "data"], ws, env))]
+        cache = ws / ".dvc" / "cache"
+        samples.append(job.stored(self.name, SIZE, tree_bytes(cache)))
         if RESTORE in scenarios:
             job.remove(data)
             checkout = measured([DVC, "checkout", "-q"], ws, env)
@@ -53,7 +56,6 @@ class Dvc:
             job.check_restored(data)
         if scenarios & {RETAKE, GROWTH}:
             apply_modification(job.dataset_root, data)
-            cache = ws / ".dvc" / "cache"
             before = tree_bytes(cache)
             readd = measured([DVC, "add", "-q", "data"], ws, env)
             samples.append(job.timed(self.name, RETAKE, readd))

@@ -2,7 +2,7 @@
 what "at the physical limit" is measured against in RESULTS.md.
 
     python -m benchmarks.tools.floor take FOLDER OUT
-    python -m benchmarks.tools.floor restore STORE SNAPSHOT OUT
+    python -m benchmarks.tools.floor restore STORE SNAPSHOT OUT [--no-verify]
 
 take: read every file, cut it with snapkit's FastCDC parameters, BLAKE3 each chunk,
 compress it as a pack would (`encode_blob`: LZ4, the default, unless incompressible),
@@ -13,7 +13,8 @@ fsync. No pack ids, index, tree or stat cache.
 restore: for every chunk of every file of SNAPSHOT in a local STORE, read its stored
 bytes, decompress them, check their BLAKE3 and write them at their place in the output
 file (in pieces, as `snap restore` does). No plan, staging, renames, metadata or stat
-cache.
+cache. With --no-verify, the BLAKE3 check is left out too: the difference is what
+verifying every read costs (DESIGN.md's invariant; `dvc checkout` does not verify).
 
 Both spread the work over one thread per core (zstd, BLAKE3, reads and writes release the
 GIL) and print the seconds of the work itself, start-up and imports excluded.
@@ -101,7 +102,7 @@ def take(folder: Path, out: Path) -> tuple[int, int]:
     return sum(r for r, _ in sizes), sum(s for _, s in sizes)
 
 
-def restore(store: str, spec: str, out: Path) -> tuple[int, int]:
+def restore(store: str, spec: str, out: Path, verify: bool = True) -> tuple[int, int]:
     from snapkit.api import open_store
     from snapkit.objects.packs import decode_blob
     from snapkit.objects.store import pack_key
@@ -130,7 +131,7 @@ def restore(store: str, spec: str, out: Path) -> tuple[int, int]:
         cid, blob, fd, offset = job
         stored = storage.get_range(pack_key(blob.pack), blob.offset, blob.length)
         raw = decode_blob(stored, blob.codec, blob.raw_length)
-        if blake3(raw).hexdigest() != cid:
+        if verify and blake3(raw).hexdigest() != cid:
             raise SystemExit(f"chunk {cid} is corrupt")
         pwrite_all(fd, raw, offset)
         return blob.raw_length
@@ -149,8 +150,8 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["take"] and len(argv) == 3:
         read, stored = take(Path(argv[1]), Path(argv[2]))
         what = f"read {read} bytes, stored {stored}"
-    elif argv[:1] == ["restore"] and len(argv) == 4:
-        files, written = restore(argv[1], argv[2], Path(argv[3]))
+    elif argv[:1] == ["restore"] and len(argv) in (4, 5) and argv[4:] in ([], ["--no-verify"]):
+        files, written = restore(argv[1], argv[2], Path(argv[3]), verify=len(argv) == 4)
         what = f"wrote {files} files, {written} bytes"
     else:
         raise SystemExit(__doc__)

@@ -14,6 +14,7 @@ from benchmarks.tools.base import (
     PUSH,
     RESTORE,
     RETAKE,
+    SIZE,
     TAKE,
     Job,
     Sample,
@@ -55,6 +56,7 @@ class Snapkit:
         env = self._env(ws, ws / "cache")
         store = ws / "store"
         samples = [self._snap(job, TAKE, ["--store", store, "take", "data", "-t", "v1"], env)]
+        samples.append(job.stored(self.name, SIZE, tree_bytes(store)))
         if RESTORE in scenarios:
             # The same order as `dvc checkout` after removing the data. Restoring into a new
             # folder beside the data was not the same work on our VM: writing 2 GB right

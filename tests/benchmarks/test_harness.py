@@ -11,7 +11,7 @@ from benchmarks import report
 from benchmarks.datasets import LARGE, SMALL, TINY, apply_modification, dataset_dir
 from benchmarks.results import write_section
 from benchmarks.runner import DatasetSpec, Plan, run_plan
-from benchmarks.tools.base import GROWTH, RESTORE, RETAKE, TAKE
+from benchmarks.tools.base import GROWTH, RESTORE, RETAKE, SIZE, STORED, TAKE
 from benchmarks.tools.dvc import Dvc
 from benchmarks.tools.snapkit import Snapkit
 from benchmarks.trash import FEW_ENTRIES, Trash, quiet_seconds_for
@@ -36,7 +36,7 @@ def test_datasets_are_deterministic_and_modification_applies(tmp_path: Path) -> 
 
 def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     spec = DatasetSpec(SMALL, SMALL, TINY)
-    scenarios = (TAKE, RESTORE, RETAKE, GROWTH)
+    scenarios = (TAKE, SIZE, RESTORE, RETAKE, GROWTH)
     plan = Plan(tmp_path, (spec,), frozenset(scenarios), (Snapkit(), Dvc()), 1)
     samples = run_plan(plan, log=lambda _line: None)
     got = {(s.scenario, s.tool) for s in samples}
@@ -44,7 +44,7 @@ def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     assert got == expected | {(TAKE, "read+blake3"), (TAKE, "read+blake3+write")}
     for s in samples:
         assert s.dataset == SMALL and s.rep == 0
-        if s.scenario == GROWTH:
+        if s.scenario in STORED:
             assert s.stored_bytes is not None and s.stored_bytes > 0
         else:
             assert s.seconds is not None and s.seconds > 0
@@ -53,7 +53,7 @@ def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     assert not (tmp_path / "trash").exists()  # and what they held deleted at the end
 
     table = report.ratio_table(report.medians(samples), [SMALL])
-    assert len(table.splitlines()) == 2 + 4 + 3  # header, 4 scenarios, 2 baselines, RSS
+    assert len(table.splitlines()) == 2 + 5 + 3  # header, 5 scenarios, 2 baselines, RSS
     out = tmp_path / "RESULTS.md"
     write_section(out, "smoke", table)
     write_section(out, "smoke", table)
@@ -107,10 +107,11 @@ def test_floor_scripts_do_the_work_they_stand_for(tmp_path: Path) -> None:
     assert sum(p.stat().st_size for p in (tmp_path / "packs").iterdir()) == stored
     with closing(open_store(str(tmp_path / "store"), create=True, cwd=tmp_path)) as store:
         store.take(data, tags=["v1"])
-    files, written = floor.restore(str(tmp_path / "store"), "v1", tmp_path / "out")
-    assert (files, written) == (len(list(data.iterdir())), total)
-    for path in data.iterdir():
-        assert (tmp_path / "out" / path.name).read_bytes() == path.read_bytes()
+    for out, verify in ((tmp_path / "out", True), (tmp_path / "unverified", False)):
+        files, written = floor.restore(str(tmp_path / "store"), "v1", out, verify=verify)
+        assert (files, written) == (len(list(data.iterdir())), total)
+        for path in data.iterdir():
+            assert (out / path.name).read_bytes() == path.read_bytes()
 
 
 def test_page_cache_and_codec_tools_measure_every_case(tmp_path: Path) -> None:
