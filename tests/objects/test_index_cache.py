@@ -123,7 +123,8 @@ def test_after_gc_replaced_the_index_objects_the_copy_is_not_used(
         merged = indexcache.decode(_merged(s).read_bytes())  # gc's own reload merged what it wrote
         assert stale is not None and merged is not None
         assert set(merged.index_ids) == s.repo.objects.index_ids != set(stale.index_ids)
-        _merged(s).write_bytes(indexcache.encode(stale))  # as another machine's cache would still hold
+        # as another machine's cache would still hold it:
+        _merged(s).write_bytes(indexcache.encode(stale))
     decoded = _Decoded(monkeypatch)
     with _open(tmp_path) as s:
         s.repo.load_index()
