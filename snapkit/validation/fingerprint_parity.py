@@ -1,5 +1,6 @@
 """Fingerprint parity: did production run the step with the experiment's code, command,
-params, environment, interpreter and packages? If not, exactly what differs.
+params, environment, interpreter, packages and expectation suites? If not, exactly what
+differs.
 
 The recorded fingerprints hold digests; the detail comes from elsewhere in the records:
 package versions from each run's full package list, and the changed code files (with a
@@ -27,7 +28,7 @@ DIFF_MAX_LINES = 40
 
 @dataclass(frozen=True)
 class Difference:
-    part: str  # command | param | env | python | package | code | data
+    part: str  # command | param | env | python | package | suite | code | data
     name: str  # the param, variable, package or file
     experiment: str
     production: str
@@ -76,6 +77,7 @@ def compare_fingerprints(
         )
     if fe.get("packages") != fp.get("packages"):
         diffs += _packages(experiment.packages, production.packages)
+    diffs += _suites(fe.get("suites", {}), fp.get("suites", {}))
     diffs += _deps(store, experiment, e, p)
     return FingerprintParity(step, str(fe.get("id", "")), str(fp.get("id", "")), tuple(diffs))
 
@@ -127,6 +129,19 @@ def _packages(a: dict[str, str], b: dict[str, str]) -> list[Difference]:
     out = _mapping("package", a, b, "(absent)")
     if not out:  # same lists, other digests: a record written by another snapkit version
         out = [Difference("package", "(installed packages)", "digest", "another digest")]
+    return out
+
+
+def _suites(a: dict[str, str], b: dict[str, str]) -> list[Difference]:
+    """Outputs checked against a suite of other content (or only in one run): production
+    was held to another contract than the experiment, even if both passed theirs."""
+    out = []
+    for output in sorted(set(a) | set(b)):
+        x, y = a.get(output), b.get(output)
+        if x != y:
+            out.append(
+                Difference("suite", output, x[:12] if x else "(none)", y[:12] if y else "(none)")
+            )
     return out
 
 

@@ -3,7 +3,7 @@
 For each chosen step of two runs of one pipeline, four checks, all measured and reported
 whether they pass or not:
 
-a. fingerprint: the same command, params, environment, interpreter, packages and code
+a. fingerprint: the same command, params, environment, interpreter, packages, suites and code
    (`fingerprint_parity`); data deps differ by design and are reported as expected;
 b. contract: the step's expectation suite passes on both runs' outputs (`Store.validate`);
 c. replay: the experiment's step, run on a key-hash sample of production's inputs, makes

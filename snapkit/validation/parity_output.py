@@ -42,7 +42,7 @@ def checks(report: ParityReport) -> list[Check]:
 def _fingerprint(step: StepParity) -> list[Check]:
     fp = step.fingerprint
     if fp.passed:
-        measured = "same command, params, env, python, packages and code"
+        measured = "same command, params, env, python, packages, suites and code"
     else:
         found = ", ".join(f"{d.part} {d.name}" for d in fp.failures)
         measured = f"{len(fp.failures)} difference(s): {found}"

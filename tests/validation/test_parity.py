@@ -1,8 +1,9 @@
 """`snap parity` on real runs of the spam pipeline (3,000 emails a run, preprocess only).
 
-One project, four runs: the experiment, production (other seed and spam share: other data,
-same preprocessing), production with another normalization constant, and production
-with a preprocess.py that maps one sender domain onto another.
+One project, five runs: the experiment, production (other seed and spam share: other data,
+same preprocessing), production with another normalization constant, production with a
+preprocess.py that maps one sender domain onto another, and production checked against
+a loosened suite.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Runs:
     production: RunRecord
     norm_changed: RunRecord
     remapped: RunRecord
+    loosened: RunRecord
 
     def store(self) -> snapkit.Store:
         return snapkit.open_store(str(self.root / ".snap"), cwd=self.root)
@@ -72,7 +74,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             code.write_text(original.replace(DOMAIN_CODE, REMAPPED_CODE))
             remapped = run("production")
             code.write_text(original)
-        yield Runs(root, env, experiment, production, norm_changed, remapped)
+            suite = root / "expectations/spam_features.json"
+            strict = suite.read_text()
+            doc = json.loads(strict)
+            doc["expectations"] = [
+                e for e in doc["expectations"] if e["type"] != "expect_column_values_to_be_unique"
+            ]
+            suite.write_text(json.dumps(doc))
+            loosened = run("production")
+            suite.write_text(strict)
+        yield Runs(root, env, experiment, production, norm_changed, remapped, loosened)
 
 
 def parity(runs: Runs, production: RunRecord, **options: object) -> ParityReport:
@@ -135,6 +146,32 @@ def test_cli_pass_prints_measured_values_and_writes_reports(runs: Runs, tmp_path
     assert len(cases) == 18 and not ET.parse(junit).getroot().findall(".//failure")
     assert {c.get("name") for c in cases} >= {f"drift {f}" for f in FEATURES}
     assert markdown.read_text().startswith("## Parity: ✅ pass")
+
+
+# -- production checked against a loosened suite: fingerprint ----------------------------
+
+
+def test_a_suite_loosened_for_production_fails_the_fingerprint(runs: Runs):
+    """Production's output was checked against other suite content than the experiment's:
+    it was held to another contract. The contract check (both outputs against the suite
+    as it is now) cannot see that; the fingerprint names the output and both digests."""
+    digests = [
+        r.step("preprocess").fingerprint["suites"]["data/features/features.parquet"]
+        for r in (runs.experiment, runs.loosened)
+    ]
+    assert digests[0] != digests[1]
+    report = parity(runs, runs.loosened, sample=300)
+    assert not report.passed
+    (step,) = report.steps
+    assert [(d.part, d.name, d.experiment, d.production) for d in step.fingerprint.failures] == [
+        ("suite", "data/features/features.parquet", digests[0][:12], digests[1][:12])
+    ]
+    assert all(c.success for c in step.contract)  # the same preprocessing: the rest passes
+    assert step.replay.exit_code == 0 and all(c.mismatched == 0 for c in step.replay.columns)
+    result = snap(runs, "parity", runs.experiment.id, runs.loosened.id, "--sample", "300")
+    assert_fails(result, 16, "fingerprint")
+    line = f"suite data/features/features.parquet: {digests[0][:12]} → {digests[1][:12]}"
+    assert line in result.stdout
 
 
 # -- a changed normalization constant: fingerprint and replay -------------------------
