@@ -19,7 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from blake3 import blake3
 
 from snapkit.errors import NotFound, UsageError, ValidationFailed
 from snapkit.validation.access import (
@@ -223,7 +226,29 @@ def _contract(
     for path, suite_path in sorted(targets.items()):
         for role, run in (("experiment", experiment), ("production", production)):
             checks.append(_validate_one(store.validate, role, run.id, step, path, suite_path))
-    return tuple(checks), ()
+    recorded = {} if suite is not None else experiment.step(step).fingerprint.get("suites", {})
+    return tuple(checks), tuple(_suite_changed(recorded, targets))
+
+
+def _suite_changed(recorded: dict[str, str], targets: dict[str, str]) -> list[str]:
+    """A note for each suite whose content is no longer what the experiment's step was
+    checked against (its fingerprint's digest): the outputs were validated against the
+    suite as it is now. (The same digest as `pipeline.fingerprint.suite_digests`.)"""
+    notes = []
+    for path, suite_path in sorted(targets.items()):
+        then = recorded.get(path)
+        if then is None:
+            continue
+        try:
+            now = blake3(Path(suite_path).read_bytes()).hexdigest()
+        except OSError:
+            now = "(unreadable)"
+        if now != then:
+            notes.append(
+                f"the suite for {path} changed since the experiment ran ({then[:12]} → "
+                f"{now[:12]}): both outputs were validated against it as it is now"
+            )
+    return notes
 
 
 def _validate_one(

@@ -174,6 +174,29 @@ def test_a_suite_loosened_for_production_fails_the_fingerprint(runs: Runs):
     assert line in result.stdout
 
 
+def test_a_suite_edited_since_the_experiment_is_noted(runs: Runs):
+    """The contract check validates both outputs against the suite as it is now; when
+    that is not what the experiment was checked against, the report says so."""
+    suite = runs.root / "expectations/spam_features.json"
+    original = suite.read_text()
+    assert "changed since" not in " ".join(parity(runs, runs.production, sample=200).steps[0].notes)
+    suite.write_text(original + "\n")
+    try:
+        report = parity(runs, runs.production, sample=200)
+        result = snap(runs, "parity", runs.experiment.id, runs.production.id, "--sample", "200")
+    finally:
+        suite.write_text(original)
+    assert report.passed  # the same rules: only noted
+    (note,) = [n for n in report.steps[0].notes if "changed since" in n]
+    then = runs.experiment.step("preprocess").fingerprint["suites"][
+        "data/features/features.parquet"
+    ]
+    assert note.startswith(f"the suite for data/features/features.parquet changed since the "
+                           f"experiment ran ({then[:12]} → ")  # fmt: skip
+    assert_ok(result)
+    assert f"note: {note}" in result.stdout
+
+
 # -- a changed normalization constant: fingerprint and replay -------------------------
 
 
