@@ -168,8 +168,14 @@ class RunStore:
         except ValueError:
             return None  # an unreadable cache entry only costs a rerun
 
-    def remember(self, fingerprint_id: str, run_id: str, step: str, outputs: str) -> None:
+    def remember(
+        self, fingerprint_id: str, run_id: str, step: str, outputs: str, warning: str = ""
+    ) -> None:
+        """`warning`: the failed expectations of an `on_fail: warn` step, shown again by
+        every run that takes these outputs from the cache."""
         body = {"run": run_id, "step": step, "outputs": outputs}
+        if warning:
+            body["warning"] = warning
         self.storage.put_if_absent(CACHE + fingerprint_id, json.dumps(body).encode())
 
     def forget_cache(self, fingerprint_id: str) -> None:

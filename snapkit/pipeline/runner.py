@@ -213,6 +213,9 @@ class Runner:
             hit = None
         if hit is not None:
             self.output(f"[{step.name}] unchanged: outputs restored from run {hit['run']}")
+            warned = str(hit.get("warning") or "")
+            if warned:  # an `on_fail: warn` failure stays visible in every run reusing it
+                self.output(f"[{step.name}] warning (from run {hit['run']}): {warned}")
             self._save_step(
                 replace(
                     base,
@@ -220,6 +223,7 @@ class Runner:
                     outputs=hit["outputs"],
                     cache_hit=True,
                     cached_from=hit["run"],
+                    message=f"warning from run {hit['run']}: {warned}" if warned else "",
                     seconds=round(time.monotonic() - started, 3),
                 )
             )
@@ -237,6 +241,7 @@ class Runner:
             )
         )
         validations: list[dict[str, object]] = []
+        warned = ""
         if ok and step.expectations:  # checked on the outputs snapshot just taken
             from snapkit.validation.steps import check_outputs
 
@@ -245,6 +250,7 @@ class Runner:
             )
             if problem and step.on_fail == "warn":
                 self.output(f"[{step.name}] warning: {problem}")
+                warned, message = problem, f"warning: {problem}"
             elif problem:
                 ok, message = False, problem
         record = replace(
@@ -264,7 +270,7 @@ class Runner:
                 f"step {step.name} {message}; its partial outputs and log are snapshotted",
                 hint=self._failure_hint(step, run_id),
             )
-        self.runs.remember(fp.id, run_id, step.name, outputs)
+        self.runs.remember(fp.id, run_id, step.name, outputs, warned)
 
     def _failure_hint(self, step: Step, run_id: str) -> str:
         spec = self.store.label_of(self.pipeline.root)

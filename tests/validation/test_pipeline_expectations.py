@@ -100,8 +100,17 @@ def test_warn_keeps_the_step_and_says_so(tmp_path: Path):
         warnings = [line for line in lines if "warning:" in line]
         assert len(warnings) == 1
         assert warnings[0].startswith("[make] warning: failed its expectations: suite people")
-        again = store.run(pipe, params={"make.src": "broken"})
+        problem = warnings[0].removeprefix("[make] warning: ")
+        assert run.step("make").message == f"warning: {problem}"
+        lines.clear()
+        again = store.run(pipe, params={"make.src": "broken"}, output=lines.append)
         assert again.step("make").status == "cached"
+        # the failure stays visible in a run that takes the outputs from the cache
+        assert f"[make] warning (from run {run.id}): {problem}" in lines
+        assert again.step("make").message == f"warning from run {run.id}: {problem}"
+        clean = store.run(pipe, output=lines.append)  # other outputs, which pass: no warning
+        assert clean.step("make").message == ""
+        assert store.run(pipe).step("make").message == ""  # nor when those are cached
 
 
 def test_a_missing_suite_fails_the_step_naming_it(tmp_path: Path):
