@@ -16,6 +16,7 @@ from snapkit.objects.chunker import ChunkerParams
 from snapkit.objects.hashing import digest, is_object_id
 from snapkit.objects.packs import COMPRESSIONS, DEFAULT_COMPRESSION
 from snapkit.objects.store import ObjectStore
+from snapkit.snapshot import snapcache
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.refs import RefStore
 from snapkit.snapshot.tree import TreeTable, decode_tree, encode_tree, read_tree_table
@@ -23,6 +24,20 @@ from snapkit.storage.base import Storage
 
 CONFIG_KEY = "config"
 FORMAT_VERSION = 1
+SNAPSHOTS_MERGED = "snapshots.merged"  # the local merged copy of the records, in the cache
+MERGE_AFTER = 8  # rewrite it once this many records (or a quarter) were read one by one
+
+
+def _checked(snap_id: str, record: dict | None) -> Snapshot | None:
+    """The merged copy's record of `snap_id` if it is that snapshot (its id is the hash of
+    its bytes), else None: read from the store instead."""
+    if record is None:
+        return None
+    try:
+        snap = Snapshot.from_json(record)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return snap if digest(snap.to_bytes()) == snap_id else None
 
 
 def cache_root() -> Path:
@@ -168,11 +183,21 @@ class Repo:
         return [k.rsplit("/", 1)[-1] for k in self.storage.list("snapshots/")]
 
     def snapshots(self) -> list[tuple[str, Snapshot]]:
-        """All snapshots, oldest first."""
+        """All snapshots, oldest first.
+
+        Records come from the local merged copy (`snapcache`) when it has them, each
+        checked against its id, and are read one by one otherwise; the copy is rewritten
+        once a fair part had to be read."""
         ids = self.snapshot_ids()
+        merged = snapcache.decode(self.objects.cache.get(SNAPSHOTS_MERGED))
+        known = {sid: snap for sid in ids if (snap := _checked(sid, merged.get(sid)))}
+        missing = [sid for sid in ids if sid not in known]
         with ThreadPoolExecutor(8) as pool:  # one request each on S3 until cached locally
-            items = list(zip(ids, pool.map(self.load_snapshot, ids), strict=True))
-        return sorted(items, key=lambda kv: (kv[1].time, kv[0]))
+            known.update(zip(missing, pool.map(self.load_snapshot, missing), strict=True))
+        if missing and (len(missing) >= MERGE_AFTER or len(missing) * 4 >= len(ids)):
+            records = {sid: snap.to_json() for sid, snap in known.items()}
+            self.objects.cache.put(SNAPSHOTS_MERGED, snapcache.encode(records))
+        return sorted(known.items(), key=lambda kv: (kv[1].time, kv[0]))
 
     def resolve(self, spec: str) -> str:
         """A tag, a full snapshot id, or a unique id prefix (≥ 4 characters) → snapshot id."""
