@@ -28,8 +28,9 @@ def register(cli: click.Group) -> None:
     type=click.Choice(["lz4", "zstd", "none"]),
     default=None,
     help="How chunks are compressed, chosen once per store. lz4 (the default) is the "
-    "fastest to take and restore; zstd stores text ≈35 % smaller for ≈1.6× the CPU; "
-    "already-compressed data (Parquet, images) is stored as it is either way.",
+    "fastest codec that compresses; zstd stores text ≈35 % smaller for ≈1.6× the CPU; "
+    "none is faster still and stores everything as it is; already-compressed data "
+    "(Parquet, images) is stored as it is either way.",
 )
 @json_option
 @click.pass_context

@@ -4,12 +4,13 @@ Every take adds an index object, and every command that reads chunks loads all o
 listing, reading, verifying, decompressing and decoding JSON, then packing each entry
 (≈2 µs per chunk). The merged copy holds the union of the index objects it names, as
 `ChunkIndex` keeps it, in fixed-width binary, so loading it is a few slices and
-`int.from_bytes` per chunk. It is a cache: checked against its own BLAKE3, and used only
-while every index object it names is still in the store (gc replaces them all).
+`int.from_bytes` per chunk. It is a cache: stored sealed by its own BLAKE3
+(`ObjectCache.put_sealed`), and used only while every index object it names is still in
+the store (gc replaces them all).
 
 Layout: magic | u32 LE header length | header (JSON) | keys (32 B each) | values
-(`VALUE_BYTES` LE each) | BLAKE3 of everything before (32 B). The header names the index
-objects merged, the packs in `ChunkIndex` order with their sizes, and the entry count.
+(`VALUE_BYTES` LE each). The header names the index objects merged, the packs in
+`ChunkIndex` order with their sizes, and the entry count.
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ import json
 import struct
 from dataclasses import dataclass
 
-from blake3 import blake3
-
 MAGIC = b"SNAPIDXC1\0"
 _LEN = struct.Struct("<I")
 KEY_BYTES = 32
 VALUE_BYTES = 22  # a packed entry: 136 bits of fields, the pack's number above them
-_SUM = 32
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ def encode(merged: Merged) -> bytes:
         {"indexes": merged.index_ids, "packs": merged.packs, "entries": len(merged.keys)},
         separators=(",", ":"),
     ).encode()
-    body = b"".join(
+    return b"".join(
         [
             MAGIC,
             _LEN.pack(len(header)),
@@ -51,7 +49,6 @@ def encode(merged: Merged) -> bytes:
             b"".join(v.to_bytes(VALUE_BYTES, "little") for v in merged.values),
         ]
     )
-    return body + blake3(body).digest()
 
 
 def decode(data: bytes | None) -> Merged | None:
@@ -65,10 +62,8 @@ def decode(data: bytes | None) -> Merged | None:
 
 
 def _decode(data: memoryview) -> Merged:
-    if data[: len(MAGIC)] != MAGIC or len(data) < len(MAGIC) + _LEN.size + _SUM:
+    if data[: len(MAGIC)] != MAGIC or len(data) < len(MAGIC) + _LEN.size:
         raise ValueError("not a merged index")
-    if blake3(data[:-_SUM]).digest() != data[-_SUM:]:
-        raise ValueError("checksum mismatch")
     at = len(MAGIC)
     (size,) = _LEN.unpack_from(data, at)
     at += _LEN.size
@@ -76,7 +71,7 @@ def _decode(data: memoryview) -> Merged:
     at += size
     n = int(header["entries"])
     keys_end = at + n * KEY_BYTES
-    if keys_end + n * VALUE_BYTES != len(data) - _SUM:
+    if keys_end + n * VALUE_BYTES != len(data):
         raise ValueError("wrong length")
     blob = bytes(data[at:keys_end])
     values = bytes(data[keys_end : keys_end + n * VALUE_BYTES])

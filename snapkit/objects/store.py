@@ -15,7 +15,7 @@ from blake3 import blake3
 
 from snapkit.errors import CorruptObject, NotFound
 from snapkit.objects import indexcache
-from snapkit.objects.cache import ObjectCache
+from snapkit.objects.cache import ObjectCache, worth_merging
 from snapkit.objects.hashing import digest
 from snapkit.objects.index import ChunkIndex, decode_index_rows, encode_index
 from snapkit.objects.packs import (
@@ -36,9 +36,6 @@ MAX_RANGE = 8 << 20  # bounds memory: at most 2 × read_threads ranges in flight
 # every ranged GET).
 MAX_RANGE_SINK = 20 << 20
 MERGED_INDEX = "index.merged"  # the local merged copy of the index, in the object cache
-# A first load rewrites the merged copy after decoding this many index objects beyond it
-# (or a quarter of its entries): small takes add one each.
-MERGE_AFTER = 8
 
 
 def pack_key(pack_id: str) -> str:
@@ -99,15 +96,15 @@ class ObjectStore:
         for index_id, data in zip(new, blobs, strict=True):
             self._add_index(index_id, data)
         decoded = len(self.index) - known
-        if first and new and (len(new) >= MERGE_AFTER or decoded * 4 >= len(self.index)):
+        if first and new and worth_merging(len(new), decoded, len(self.index)):
             # The in-memory index is exactly the union of the objects loaded: merge it.
             packs, keys, values = self.index.export()
             sizes = [(p, self.pack_sizes[p]) for p in packs]
             merged = indexcache.Merged(sorted(self.index_ids), sizes, keys, values)
-            self.cache.put(MERGED_INDEX, indexcache.encode(merged))
+            self.cache.put_sealed(MERGED_INDEX, indexcache.encode(merged))
 
     def _start_from_merged(self, listed: set[str]) -> None:
-        merged = indexcache.decode(self.cache.get(MERGED_INDEX))
+        merged = indexcache.decode(self.cache.get_sealed(MERGED_INDEX))
         if merged is None or not set(merged.index_ids) <= listed:
             return  # none, damaged, or gc has replaced index objects it merged
         with self._lock:

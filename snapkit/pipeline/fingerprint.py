@@ -20,6 +20,7 @@ from blake3 import blake3
 
 from snapkit.pipeline.spec import Step
 from snapkit.snapshot.model import FileEntry
+from snapkit.validation.suites import suite_digest
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,9 @@ def dep_digests(step: Step, entries: list[FileEntry]) -> dict[str, str]:
 def suite_digests(step: Step, root: Path) -> dict[str, str]:
     """The content of the suites the step's outputs are checked against: editing a suite
     makes the step run (and be checked) again rather than come from the cache unchecked."""
-    out = {}
-    for output, suite in sorted(step.expectations.items()):
-        try:
-            out[output] = blake3((root / suite).read_bytes()).hexdigest()
-        except OSError:
-            out[output] = "(unreadable)"
-    return out
+    return {
+        output: suite_digest(root / suite) for output, suite in sorted(step.expectations.items())
+    }
 
 
 def fingerprint(

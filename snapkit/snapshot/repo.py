@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from snapkit.errors import CorruptObject, NotFound, StoreUnavailable, UsageError
-from snapkit.objects.cache import ObjectCache
+from snapkit.objects.cache import ObjectCache, worth_merging
 from snapkit.objects.chunker import ChunkerParams
 from snapkit.objects.hashing import digest, is_object_id
 from snapkit.objects.packs import COMPRESSIONS, DEFAULT_COMPRESSION
@@ -25,7 +25,6 @@ from snapkit.storage.base import Storage
 CONFIG_KEY = "config"
 FORMAT_VERSION = 1
 SNAPSHOTS_MERGED = "snapshots.merged"  # the local merged copy of the records, in the cache
-MERGE_AFTER = 8  # rewrite it once this many records (or a quarter) were read one by one
 
 
 def _checked(snap_id: str, record: dict | None) -> Snapshot | None:
@@ -189,14 +188,14 @@ class Repo:
         checked against its id, and are read one by one otherwise; the copy is rewritten
         once a fair part had to be read."""
         ids = self.snapshot_ids()
-        merged = snapcache.decode(self.objects.cache.get(SNAPSHOTS_MERGED))
+        merged = snapcache.decode(self.objects.cache.get_sealed(SNAPSHOTS_MERGED))
         known = {sid: snap for sid in ids if (snap := _checked(sid, merged.get(sid)))}
         missing = [sid for sid in ids if sid not in known]
         with ThreadPoolExecutor(8) as pool:  # one request each on S3 until cached locally
             known.update(zip(missing, pool.map(self.load_snapshot, missing), strict=True))
-        if missing and (len(missing) >= MERGE_AFTER or len(missing) * 4 >= len(ids)):
+        if missing and worth_merging(len(missing), len(missing), len(ids)):
             records = {sid: snap.to_json() for sid, snap in known.items()}
-            self.objects.cache.put(SNAPSHOTS_MERGED, snapcache.encode(records))
+            self.objects.cache.put_sealed(SNAPSHOTS_MERGED, snapcache.encode(records))
         return sorted(known.items(), key=lambda kv: (kv[1].time, kv[0]))
 
     def resolve(self, spec: str) -> str:

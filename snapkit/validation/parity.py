@@ -19,10 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from blake3 import blake3
 
 from snapkit.errors import NotFound, UsageError, ValidationFailed
 from snapkit.validation.access import (
@@ -35,6 +32,7 @@ from snapkit.validation.access import (
 from snapkit.validation.drift import ColumnDrift, measure_drift
 from snapkit.validation.fingerprint_parity import FingerprintParity, compare_fingerprints
 from snapkit.validation.replay import ReplayResult, replay_step, under_any
+from snapkit.validation.suites import suite_digest
 from snapkit.validation.table_stream import is_table
 from snapkit.validation.thresholds import Thresholds
 
@@ -233,17 +231,11 @@ def _contract(
 def _suite_changed(recorded: dict[str, str], targets: dict[str, str]) -> list[str]:
     """A note for each suite whose content is no longer what the experiment's step was
     checked against (its fingerprint's digest): the outputs were validated against the
-    suite as it is now. (The same digest as `pipeline.fingerprint.suite_digests`.)"""
+    suite as it is now."""
     notes = []
     for path, suite_path in sorted(targets.items()):
         then = recorded.get(path)
-        if then is None:
-            continue
-        try:
-            now = blake3(Path(suite_path).read_bytes()).hexdigest()
-        except OSError:
-            now = "(unreadable)"
-        if now != then:
+        if then is not None and (now := suite_digest(suite_path)) != then:
             notes.append(
                 f"the suite for {path} changed since the experiment ran ({then[:12]} → "
                 f"{now[:12]}): both outputs were validated against it as it is now"

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from blake3 import blake3
+
 from snapkit.errors import InvalidSuite, from_os_error
 
 SUITE_KEYS = {"name", "expectations", "meta", "id", "notes"}
@@ -27,6 +29,15 @@ EXPECTATION_KEYS = {"type", "kwargs", "meta", "id", "notes", "description", "sev
 # fields of every GX expectation class that belong next to `kwargs`, not inside it
 NOT_KWARGS = {"id", "meta", "notes", "rendered_content", "windows"}
 DOMAIN_KWARGS = ("column", "column_A", "column_B", "column_list")
+
+
+def suite_digest(path: str | os.PathLike[str]) -> str:
+    """The BLAKE3 of a suite file's bytes, as a step's fingerprint records it (or
+    "(unreadable)"): what parity compares to tell whether a suite changed."""
+    try:
+        return blake3(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "(unreadable)"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import pytest
 
 import snapkit
 from snapkit.objects import indexcache
-from snapkit.objects.cache import ObjectCache
-from snapkit.objects.store import MERGE_AFTER, MERGED_INDEX, ObjectStore
+from snapkit.objects.cache import MERGE_AFTER, ObjectCache
+from snapkit.objects.store import MERGED_INDEX, ObjectStore
 from tests.helpers import random_bytes, write
 
 
@@ -26,6 +26,11 @@ def _take(tmp_path: Path, name: str, n: int, seed: int, tag: str) -> None:
 
 def _merged(s: snapkit.Store) -> Path:
     return s.repo.objects.cache.root / MERGED_INDEX  # type: ignore[operator]
+
+
+def _read(s: snapkit.Store) -> indexcache.Merged | None:
+    """The merged copy as a load finds it (sealed in the object cache)."""
+    return indexcache.decode(s.repo.objects.cache.get_sealed(MERGED_INDEX))
 
 
 def _from_objects(s: snapkit.Store) -> dict:
@@ -94,13 +99,13 @@ def test_the_copy_is_rewritten_once_enough_objects_were_added(tmp_path: Path) ->
     _take(tmp_path, "a", 200, 1, "v0")
     with _open(tmp_path) as s:
         s.repo.load_index()
-        first = indexcache.decode(_merged(s).read_bytes())
+        first = _read(s)
     assert first is not None and len(first.index_ids) == 1
     for n in range(1, MERGE_AFTER + 1):
         _take(tmp_path, f"more{n}", 1, n + 1, f"v{n}")
     with _open(tmp_path) as s:
         s.repo.load_index()
-        merged = indexcache.decode(_merged(s).read_bytes())
+        merged = _read(s)
         assert merged is not None and len(merged.index_ids) == MERGE_AFTER + 1
         assert set(merged.index_ids) == s.repo.objects.index_ids
 
@@ -112,7 +117,7 @@ def test_after_gc_replaced_the_index_objects_the_copy_is_not_used(
     _take(tmp_path, "b", 20, 2, "v2")
     with _open(tmp_path) as s:
         s.repo.load_index()
-        stale = indexcache.decode(_merged(s).read_bytes())
+        stale = _read(s)
     (tmp_path / "data/a").rename(tmp_path / "gone")
     with _open(tmp_path) as s:
         s.take(tmp_path / "data", tags=["v3"])  # a snapshot without a/
@@ -120,17 +125,17 @@ def test_after_gc_replaced_the_index_objects_the_copy_is_not_used(
         s.untag("v2")
         s.forget(keep_last=1)
         s.gc(grace_seconds=0, dry_run=False)
-        merged = indexcache.decode(_merged(s).read_bytes())  # gc's own reload merged what it wrote
+        merged = _read(s)  # gc's own reload merged what it wrote
         assert stale is not None and merged is not None
         assert set(merged.index_ids) == s.repo.objects.index_ids != set(stale.index_ids)
         # as another machine's cache would still hold it:
-        _merged(s).write_bytes(indexcache.encode(stale))
+        s.repo.objects.cache.put_sealed(MERGED_INDEX, indexcache.encode(stale))
     decoded = _Decoded(monkeypatch)
     with _open(tmp_path) as s:
         s.repo.load_index()
         assert decoded.ids  # the copy named index objects gc removed: decoded again
         assert dict(s.repo.objects.index.items()) == _from_objects(s)
-        merged = indexcache.decode(_merged(s).read_bytes())
+        merged = _read(s)
         assert merged is not None and set(merged.index_ids) == s.repo.objects.index_ids
         s.restore("v3", tmp_path / "back")
     assert (tmp_path / "back/b/f0.bin").read_bytes() == random_bytes(3000, seed=2000)
@@ -154,14 +159,14 @@ def test_a_damaged_copy_is_ignored(
     else:
         data = bytearray(b"PAR1" + bytes(200))
     path.write_bytes(bytes(data))
-    assert indexcache.decode(path.read_bytes()) is None
     decoded = _Decoded(monkeypatch)
     with _open(tmp_path) as s:
+        assert _read(s) is None
         s.repo.load_index()
         assert len(decoded.ids) == 1
         assert dict(s.repo.objects.index.items()) == _from_objects(s)
         s.restore("v1", tmp_path / "back")
-    assert indexcache.decode(path.read_bytes()) is not None  # written again
+        assert _read(s) is not None  # written again
 
 
 def test_the_copy_is_never_written_with_packs_no_index_object_names(tmp_path: Path) -> None:
@@ -184,3 +189,4 @@ def test_merged_round_trip_keeps_large_values() -> None:
     )
     assert indexcache.decode(indexcache.encode(merged)) == merged
     assert indexcache.decode(None) is None
+    assert indexcache.decode(indexcache.encode(merged)[:-1]) is None  # a short body

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import snapkit
+from snapkit.objects.cache import MERGE_AFTER
 from snapkit.snapshot import snapcache
-from snapkit.snapshot.repo import MERGE_AFTER, SNAPSHOTS_MERGED, Repo
+from snapkit.snapshot.repo import SNAPSHOTS_MERGED, Repo
 from tests.helpers import write
 
 
@@ -25,6 +26,11 @@ def _take(tmp_path: Path, n: int, tag: str | None = None) -> str:
 
 def _merged(s: snapkit.Store) -> Path:
     return s.repo.objects.cache.root / SNAPSHOTS_MERGED  # type: ignore[operator]
+
+
+def _read(s: snapkit.Store) -> dict:
+    """The merged records as a listing finds them (sealed in the object cache)."""
+    return snapcache.decode(s.repo.objects.cache.get_sealed(SNAPSHOTS_MERGED))
 
 
 def _from_store(s: snapkit.Store) -> list:
@@ -79,7 +85,7 @@ def test_forgotten_snapshots_are_not_listed_from_the_copy(tmp_path: Path) -> Non
     ids = [_take(tmp_path, n) for n in range(3)]
     with _open(tmp_path) as s:
         s.repo.snapshots()
-        assert set(snapcache.decode(_merged(s).read_bytes())) == set(ids)
+        assert set(_read(s)) == set(ids)
         s.forget([ids[0]])
     with _open(tmp_path) as s:
         assert [sid for sid, _ in s.repo.snapshots()] == ids[1:]
@@ -90,9 +96,10 @@ def test_a_record_that_is_not_its_snapshot_is_read_from_the_store(tmp_path: Path
     sid = _take(tmp_path, 0, tag="v1")
     with _open(tmp_path) as s:
         s.repo.snapshots()
-        records = snapcache.decode(_merged(s).read_bytes())
+        records = _read(s)
         records[sid] = {**records[sid], "message": "not what was taken"}
-        _merged(s).write_bytes(snapcache.encode(records))  # a valid file, a wrong record
+        cache = s.repo.objects.cache
+        cache.put_sealed(SNAPSHOTS_MERGED, snapcache.encode(records))  # intact, a wrong record
         ((got, snap),) = s.repo.snapshots()
         assert got == sid and snap.message == "" and snap == _from_store(s)[0][1]
 
@@ -106,5 +113,5 @@ def test_a_damaged_copy_is_ignored(tmp_path: Path, damage: bytes) -> None:
         data[5] ^= 1
         for bad in (bytes(data), damage):
             _merged(s).write_bytes(bad)
-            assert snapcache.decode(bad) == {}
+            assert _read(s) == {}
             assert [sid for sid, _ in s.repo.snapshots()] == ids
