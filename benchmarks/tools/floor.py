@@ -33,7 +33,7 @@ from pathlib import Path
 from blake3 import blake3
 
 from benchmarks.tools.hashall import files_under
-from snapkit.storage.fileio import pwrite_all, write_all, write_direct
+from snapkit.storage.fileio import pwrite_all, write_past_cache
 
 
 class _Packs:
@@ -62,10 +62,8 @@ class _Packs:
         name = self.out / f"{self.tag}-{self.files}"
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            view = memoryview(self.buf)[: self.size]
-            done = write_direct(fd, view)
-            write_all(fd, view[done:])
-            del view
+            with memoryview(self.buf)[: self.size] as view:
+                write_past_cache(fd, view)
         finally:
             os.close(fd)
         self.size = 0

@@ -58,6 +58,13 @@ def pread_exactly(fd: int, offset: int, length: int) -> bytearray:
     return buf
 
 
+def write_past_cache(fd: int, data: memoryview) -> None:
+    """Write all of `data` at the file position, its aligned head with direct I/O where
+    possible (`write_direct`) and the rest in pieces (`write_all`): how packs are written."""
+    done = write_direct(fd, data)
+    write_all(fd, data[done:])
+
+
 def write_direct(fd: int, data: memoryview) -> int:
     """Write the block-aligned head of `data` bypassing the page cache; return its length.
 

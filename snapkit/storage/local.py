@@ -26,7 +26,7 @@ import blake3
 
 from snapkit.errors import Conflict, NotFound, SnapError, StoreUnavailable, from_os_error
 from snapkit.storage.base import ObjectInfo, Storage
-from snapkit.storage.fileio import pread_exactly, write_all, write_direct
+from snapkit.storage.fileio import pread_exactly, write_all, write_past_cache
 from snapkit.storage.keys import check_key, check_prefix
 
 RESERVED = ".snapkit-"
@@ -266,8 +266,7 @@ def _write_temp(path: Path, data: bytes, *, durable: bool = True) -> Path:
     try:
         try:
             view = memoryview(data).cast("B")
-            done = write_direct(fd, view) if len(view) >= DIRECT_MIN else 0
-            write_all(fd, view[done:])
+            (write_past_cache if len(view) >= DIRECT_MIN else write_all)(fd, view)
             if durable:
                 os.fsync(fd)
         finally:
