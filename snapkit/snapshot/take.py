@@ -145,24 +145,33 @@ class _Hasher:
         that was read. Files are read by a pool while the scan goes on, in groups (up to
         64 items or 8 MiB to read: one task per small file cost more in hand-offs than the
         reading); at most a window of groups is in flight, so memory does not grow with
-        the number of files."""
+        the number of files.
+
+        A group with only a few small files to read (a re-take's changed files, scattered
+        among unchanged ones) is read here instead (`_read_here`): a worker reading them
+        while this thread scans takes the GIL at each of the scan's `lstat`s and hands it
+        back at its own next read, and those hand-offs cost the scan more than the reading
+        (20,000 files with 200 changed: the `lstat`s took 90–118 ms instead of 45–50, the
+        re-take 357–414 ms instead of 302–336)."""
         has_all = self.repo.objects.has_all
         workers = threads or min(4, (os.cpu_count() or 2) * 2)
         window = workers * 4
         pending: deque[_Done | Future[_Done]] = deque()
         group: _Group = []
-        to_read = 0  # bytes the open group has to read
+        unread = to_read = 0  # files and bytes the open group has to read
         self.progress.start("hashing", None)
         sink = PackWriter(self.repo.objects, codec=self.repo.codec)
         with sink as writer, ThreadPoolExecutor(workers) as pool:
 
             def close() -> None:
-                nonlocal group, to_read
-                if any(e is None for _, e in group):
-                    pending.append(pool.submit(self._read_group, group, writer))
-                else:
+                nonlocal group, unread, to_read
+                if not unread:
                     pending.append([(e, None) for _, e in group])  # type: ignore[misc]
-                group, to_read = [], 0
+                elif _read_here(unread, to_read):
+                    pending.append(self._read_group(group, writer))
+                else:
+                    pending.append(pool.submit(self._read_group, group, writer))
+                group, unread, to_read = [], 0, 0
 
             try:
                 for item in items:
@@ -179,6 +188,7 @@ class _Hasher:
                         continue
                     group.append((item, entry))
                     if entry is None:
+                        unread += 1
                         to_read += item.stat.st_size
                     if len(group) >= _GROUP_ITEMS or to_read >= _GROUP_BYTES:
                         close()
@@ -254,6 +264,14 @@ _Done = list[tuple[FileEntry, Fresh | None]]
 # A group is closed at this many items or this many bytes to read.
 _GROUP_ITEMS = 64
 _GROUP_BYTES = 8 << 20
+# A group with at most this many files and bytes to read is read by the scanning thread.
+_HERE_FILES = 4
+_HERE_BYTES = 1 << 20
+
+
+def _read_here(files: int, size: int) -> bool:
+    """Whether a group's reading is too little to be worth a hand-off to the pool."""
+    return files <= _HERE_FILES and size <= _HERE_BYTES
 
 
 def _ready(value: object) -> bool:

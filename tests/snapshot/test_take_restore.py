@@ -85,6 +85,37 @@ def test_a_take_of_what_a_restore_wrote_reads_only_what_changed_since(store, tmp
     assert [c.path for c in store.diff(taken.id, again.id).changes] == ["a.txt"]
 
 
+def test_retake_reads_scattered_and_bunched_changes_in_order(store, tmp_path, monkeypatch):
+    """A re-take reads a group with a few small changed files in the scanning thread and
+    others in the pool, while earlier groups are still being read; the tree comes out in
+    order and exact either way."""
+    from snapkit.snapshot import take as take_module
+
+    src = tmp_path / "src"
+    write(src / "a/big.bin", random_bytes(9 << 20, seed=5))  # a group of its own, pooled
+    for i in range(300):
+        write(src / f"f{i:03d}.txt", f"file {i}\n" * 50)
+    time.sleep(1.1)  # past the stat cache's racy window
+    store.take(src, tags=["v1"])
+    write(src / "a/big.bin", random_bytes(9 << 20, seed=6))
+    # One every seventy (a group each, read here while big.bin is read), and a bunch of ten.
+    changed = [f"f{i:03d}.txt" for i in [*range(0, 300, 70), *range(100, 110)]]
+    for name in changed:
+        write(src / name, f"changed {name}\n")
+    decided = []
+    decide = take_module._read_here
+    monkeypatch.setattr(
+        take_module, "_read_here", lambda *a: decided.append(decide(*a)) or decided[-1]
+    )
+    again = store.take(src, tags=["v2"])
+    assert True in decided and False in decided  # both ways were taken
+    assert again.reused_files == 300 - len(changed)
+    store.restore("v2", tmp_path / "out")
+    assert snapshot_of(tmp_path / "out") == snapshot_of(src)
+    diff = store.diff("v1", "v2")
+    assert sorted(c.path for c in diff.changes) == sorted([*changed, "a/big.bin"])
+
+
 def test_append_one_percent_stores_a_few_percent(store, tmp_path):
     src = tmp_path / "src"
     size = 48 << 20
