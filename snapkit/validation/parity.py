@@ -67,6 +67,7 @@ class StepParity:
     replay: ReplayResult
     drift: tuple[ColumnDrift, ...]
     notes: tuple[str, ...] = ()
+    contract_skipped: str = ""  # why the contract was not checked (no suite for the step)
 
     @property
     def passed(self) -> bool:
@@ -86,6 +87,7 @@ class StepParity:
             "replay": self.replay.to_json(),
             "drift": [d.to_json() for d in self.drift],
             "notes": list(self.notes),
+            "contract_skipped": self.contract_skipped or None,
         }
 
 
@@ -149,9 +151,11 @@ def check_parity(
             thresholds=limits,
             output=output,
         )
-        contract, notes = _contract(store, experiment, production, name, suites, suite)
+        contract, notes, skipped = _contract(store, experiment, production, name, suites, suite)
         drift, more = _drift(store, experiment.step(name), production.step(name), key, limits)
-        results.append(StepParity(name, fingerprint, contract, replay, drift, (*notes, *more)))
+        results.append(
+            StepParity(name, fingerprint, contract, replay, drift, (*notes, *more), skipped)
+        )
     return ParityReport(experiment.id, production.id, key, sample, limits, tuple(results))
 
 
@@ -207,8 +211,9 @@ def _contract(
     step: str,
     suites: dict[str, dict[str, str]],
     suite: str | None,
-) -> tuple[tuple[ContractCheck, ...], tuple[str, ...]]:
-    """The step's suite on both runs' outputs (each output file that has one)."""
+) -> tuple[tuple[ContractCheck, ...], tuple[str, ...], str]:
+    """The step's suite on both runs' outputs (each output file that has one): the checks,
+    notes, and why there are none when the step has no suite."""
     targets = dict(suites.get(step, {}))
     if suite is not None:
         outputs = experiment.step(step).outputs
@@ -219,13 +224,13 @@ def _contract(
         ]
         targets = dict.fromkeys(files, suite)
     if not targets:
-        return (), (f"step {step} has no expectation suite: contract not checked (give --suite)",)
+        return (), (), f"step {step} has no expectation suite: contract not checked (give --suite)"
     checks = []
     for path, suite_path in sorted(targets.items()):
         for role, run in (("experiment", experiment), ("production", production)):
             checks.append(_validate_one(store.validate, role, run.id, step, path, suite_path))
     recorded = {} if suite is not None else experiment.step(step).fingerprint.get("suites", {})
-    return tuple(checks), tuple(_suite_changed(recorded, targets))
+    return tuple(checks), tuple(_suite_changed(recorded, targets)), ""
 
 
 def _suite_changed(recorded: dict[str, str], targets: dict[str, str]) -> list[str]:

@@ -57,8 +57,8 @@ def _fingerprint(step: StepParity) -> list[Check]:
 
 def _contract(step: StepParity) -> list[Check]:
     if not step.contract:
-        notes = [n for n in step.notes if "contract" in n]
-        return [Check(step.step, "contract", "contract", True, "; ".join(notes), skipped=True)]
+        why = step.contract_skipped or "no suite"
+        return [Check(step.step, "contract", "contract", True, why, skipped=True)]
     out = []
     for c in step.contract:
         suite = c.suite.rsplit("/", 1)[-1]
@@ -166,7 +166,7 @@ def text(report: ParityReport) -> str:
                 for d in step.drift
             ],
         )
-        lines += [f"  note: {n}" for n in step.notes if "contract" not in n]
+        lines += [f"  note: {n}" for n in step.notes]
     failed = [c for c in all_checks if not c.passed]
     if report.passed:
         lines.append(f"parity: pass ({len(all_checks)} checks)")

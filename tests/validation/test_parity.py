@@ -197,6 +197,36 @@ def test_a_suite_edited_since_the_experiment_is_noted(runs: Runs):
     assert f"note: {note}" in result.stdout
 
 
+def test_a_step_without_a_suite_skips_the_contract_and_says_why(runs: Runs):
+    """No suite for the step: the contract is a skipped check carrying the reason, kept
+    apart from the notes (a note that happens to say "contract" stays a note)."""
+    from dataclasses import replace
+
+    from snapkit.validation import parity as parity_module
+    from snapkit.validation.parity_output import checks, junit, markdown, text
+
+    with runs.store() as store:
+        none = parity_module._contract(
+            store, runs.experiment, runs.production, "preprocess", {}, None
+        )
+    reason = "step preprocess has no expectation suite: contract not checked (give --suite)"
+    assert none == ((), (), reason)
+    report = parity(runs, runs.production, sample=200)
+    note = "data/features/contracts.parquet: written only by the experiment run"
+    step = replace(report.steps[0], contract=(), contract_skipped=reason, notes=(note,))
+    report = replace(report, steps=(step,))
+    assert report.passed and report.to_json()["steps"][0]["contract_skipped"] == reason
+    (skipped,) = [c for c in checks(report) if c.kind == "contract"]
+    assert (skipped.verdict, skipped.measured) == ("skip", reason)
+    shown = text(report)
+    assert f"note: {note}" in shown and reason in shown
+    assert f"> {note}" in markdown(report)
+    (case,) = [
+        c for c in ET.fromstring(junit(report)).iter("testcase") if c.get("name") == "contract"
+    ]
+    assert case.find("skipped").get("message") == reason  # type: ignore[union-attr]
+
+
 # -- a changed normalization constant: fingerprint and replay -------------------------
 
 
