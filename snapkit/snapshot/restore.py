@@ -683,13 +683,14 @@ def _commit(plan: Plan, staging: _Staging, pool: Executor, recorder: LaggedRecor
     # Only where the plan found a folder (or other non-file) standing where a file goes is
     # there something to clear before the rename (few: not an lstat per file for that).
     changed_type = {c.path for c in plan.changes if c.reason == "type-changed"}
+    moved: list[int] = []  # places of the files renamed into place so far
     try:
         if staging.root is not None:  # (its files were recorded while staged)
             _rename_fresh(plan, staging.root)
         else:
             for start, entries in plan.write.blocks(BATCH_FILES):  # (not a future per file)
                 batch = list(enumerate(entries, start))
-                recorder.add(_rename_staged(plan, staging, batch, changed_type, pool))
+                recorder.add(_rename_staged(plan, staging, batch, changed_type, pool, moved))
         for e in plan.touch:
             dest = plan.dest(e.path)
             if e.kind == "file":
@@ -707,9 +708,29 @@ def _commit(plan: Plan, staging: _Staging, pool: Executor, recorder: LaggedRecor
             os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
     except OSError as exc:
         _remove_staged(plan, staging)
-        raise from_os_error(exc, "restore failed while moving files into place") from exc
+        raise _commit_failed(exc, plan, len(moved)) from exc
     finally:
         recorder.close()
+
+
+def _commit_failed(exc: OSError, plan: Plan, moved: int) -> SnapError:
+    """The error for a failure while moving staged files into place, saying what state the
+    target is in: with a fresh target nothing is there; else the files moved so far have
+    the snapshot's content and the others are as they were (whatever they held that no
+    snapshot has was refused or saved by the plan, so nothing is lost either way)."""
+    if plan.fresh:
+        state = f"nothing was written to {plan.target}"
+    elif moved == len(plan.write):
+        state = "every file is in place; folder metadata or deletions were not all done"
+    else:
+        state = (
+            f"{moved} of {len(plan.write)} files are in place with the snapshot's content, "
+            "the others are as they were"
+        )
+    error = from_os_error(exc, f"restore failed while moving files into place ({state})")
+    again = "then run the same restore again: it writes only what still differs"
+    error.hint = f"{error.hint}; {again}" if error.hint else f"fix the cause, {again}"
+    return error
 
 
 def _rename_fresh(plan: Plan, root: str) -> None:
@@ -730,9 +751,10 @@ def _rename_staged(
     places: list[Placed],
     changed_type: set[str],
     pool: Executor,
+    moved: list[int],
 ) -> list[Fresh]:
-    """Rename a batch into place (clearing first the `changed_type` destinations); the
-    stat-cache rows of its files."""
+    """Rename a batch into place (clearing first the `changed_type` destinations), adding
+    each place to `moved` once done; the stat-cache rows of its files."""
     entries = dict(places)
     rows: list[Fresh] = []
 
@@ -742,6 +764,7 @@ def _rename_staged(
         if plan.rename.get(e.path, e.path) in changed_type:
             _clear_non_file(dest)
         os.replace(staging.name(e.path, i), dest)
+        moved.append(i)  # (append: thread-safe)
         if e.kind == "file":
             s = os.lstat(dest)
             # Only what is still as written: a change made since would show in size or mtime.

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from snapkit.errors import CorruptObject, Refused
+from snapkit.errors import CorruptObject, Refused, SnapError
+from snapkit.progress import NoProgress
 from snapkit.snapshot.model import FileEntry, Snapshot
+from snapkit.snapshot.scan import TMP_MARK
 from tests.helpers import make_dataset, snapshot_of, write
 
 
@@ -173,6 +175,34 @@ def test_failed_restore_puts_back_a_file_standing_where_a_folder_goes(store, tmp
     with pytest.raises(CorruptObject):
         store.restore("v1", target)
     assert snapshot_of(target) == before
+
+
+def test_a_failure_while_moving_files_into_place_says_what_is_where(store, tmp_path):
+    """Something standing in the way of one rename, once every file is staged: the error
+    says how many files are in place, nothing staged is left behind, and the same restore
+    finishes the job once the cause is gone."""
+    src, target = tmp_path / "src", tmp_path / "target"
+    for d in ("a", "b", "c"):
+        write(src / d / "f.txt", f"{d} new\n")
+        write(target / d / "f.txt", f"{d} old\n")
+    store.take(src, tags=["v2"])
+    store.take(target)  # what the restore replaces is saved
+
+    class Obstacle(NoProgress):  # a folder appears where b/f.txt goes, after staging
+        def finish(self) -> None:
+            if (target / "b/f.txt").is_file():
+                (target / "b/f.txt").unlink()
+                write(target / "b/f.txt/inner", "in the way\n")
+
+    with pytest.raises(SnapError, match="2 of 3 files are in place") as raised:
+        store.restore("v2", target, progress=Obstacle())
+    assert "run the same restore again" in (raised.value.hint or "")
+    assert [(target / d / "f.txt").read_text() for d in "ac"] == ["a new\n", "c new\n"]
+    assert not [p for p in target.rglob("*") if TMP_MARK in p.name]
+    (target / "b/f.txt/inner").unlink()
+    (target / "b/f.txt").rmdir()
+    store.restore("v2", target)
+    assert snapshot_of(target) == snapshot_of(src)
 
 
 def test_single_file_force_restore_takes_a_safety_snapshot_of_that_file_only(store, tmp_path):
