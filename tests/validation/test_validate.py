@@ -74,10 +74,18 @@ def test_a_local_file_passes_or_fails(project: tuple[Path, snapkit.Store], fmt: 
 
 
 def test_a_folder_is_one_table_and_path_picks_files(project: tuple[Path, snapkit.Store]):
-    root, _ = project
-    both = validate(str(root / "data"), root / "suite.json", path="clean.*")
-    assert both.rows == 600 and both.files == ("clean.csv", "clean.parquet")
-    assert failed_labels(both) == {"expect_column_values_to_be_unique(column=id)"}
+    root, store = project
+    for target in (str(root / "data"), "people-v1"):  # a folder, a snapshot
+        with pytest.raises(UsageError, match=r"broken\.csv and broken\.parquet .* two copies") as e:
+            store.validate(target, root / "suite.json")
+        assert e.value.hint == "pick one format with --path, e.g. --path '*.csv'"
+        with pytest.raises(UsageError, match=r"clean\.csv and clean\.parquet"):
+            store.validate(target, root / "suite.json", path="clean.*")
+    parts = validate(str(root / "data"), root / "suite.json", path="*.csv")
+    assert parts.rows == 600 and parts.files == ("broken.csv", "clean.csv")
+    assert failed_labels(parts) == FAILED_ON_BROKEN | {
+        "expect_column_values_to_be_unique(column=id)"  # the two parts share their ids
+    }
     one = validate(str(root / "data"), root / "suite.json", path="*.parquet")
     assert one.files == ("broken.parquet", "clean.parquet") and not one.success
     with pytest.raises(NotFound, match=r"no table files matching '\*.orc'"):
