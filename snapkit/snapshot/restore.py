@@ -37,6 +37,7 @@ from typing import overload
 from snapkit.errors import CorruptObject, NotFound, Refused, SnapError, from_os_error
 from snapkit.objects.chunker import Chunker, file_hash
 from snapkit.progress import NoProgress, Progress
+from snapkit.snapshot import swap
 from snapkit.snapshot.ignore import Ignore
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.repo import Repo
@@ -460,7 +461,7 @@ def apply_plan(repo: Repo, plan: Plan, progress: Progress | None = None) -> Rest
             if isinstance(exc, CorruptObject):
                 raise _name_files(exc, plan, repo) from exc
             raise
-        _commit(plan, staging, pool, recorder)
+        _commit(plan, staging, undo, pool, recorder)
     for _, aside in undo.aside:
         aside.unlink(missing_ok=True)
     return RestoreResult(plan, len(plan.write), plan.bytes_to_write, len(plan.delete))
@@ -674,8 +675,16 @@ def _stage_symlinks(plan: Plan, staging: _Staging) -> None:
             os.symlink(e.link_target, staging.name(e.path, i))
 
 
-def _commit(plan: Plan, staging: _Staging, pool: Executor, recorder: LaggedRecorder) -> None:
-    """Rename staged files into place and set their metadata; then folders, then deletions.
+def _commit(
+    plan: Plan, staging: _Staging, undo: _Undo, pool: Executor, recorder: LaggedRecorder
+) -> None:
+    """Rename staged files into place; then set metadata, delete, and set folders' metadata.
+
+    Each file is swapped with what stands at its destination (`swap.exchange`), which stays
+    under the staged name until every file is in place: if one cannot be moved, those
+    already moved are swapped back and the target is left as it was. Only then are the old
+    copies deleted; what fails after that point leaves every file in place. (Where the
+    file system cannot swap, files replace what was there for good, as before.)
 
     The files renamed into place are recorded in the stat cache (as `dvc checkout` records
     its state), so a take of the restored folder does not read them again.
@@ -683,52 +692,113 @@ def _commit(plan: Plan, staging: _Staging, pool: Executor, recorder: LaggedRecor
     # Only where the plan found a folder (or other non-file) standing where a file goes is
     # there something to clear before the rename (few: not an lstat per file for that).
     changed_type = {c.path for c in plan.changes if c.reason == "type-changed"}
-    moved: list[int] = []  # places of the files renamed into place so far
+    moved = _Moved()
     try:
-        if staging.root is not None:  # (its files were recorded while staged)
-            _rename_fresh(plan, staging.root)
-        else:
-            for start, entries in plan.write.blocks(BATCH_FILES):  # (not a future per file)
-                batch = list(enumerate(entries, start))
-                recorder.add(_rename_staged(plan, staging, batch, changed_type, pool, moved))
-        for e in plan.touch:
-            dest = plan.dest(e.path)
-            if e.kind == "file":
-                os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
-            if e.kind != "symlink":
+        try:
+            if staging.root is not None:  # (its files were recorded while staged)
+                _rename_fresh(plan, staging.root)
+            else:
+                for start, entries in plan.write.blocks(BATCH_FILES):  # (not a future per file)
+                    batch = list(enumerate(entries, start))
+                    rows = _rename_staged(plan, staging, batch, changed_type, pool, moved)
+                    recorder.add(rows)
+        except OSError as exc:
+            recorder.abandon()
+            stuck = _put_back(plan, staging, moved)
+            _rollback(plan, staging, undo, keep=set(stuck))
+            raise _commit_failed(exc, plan, moved, stuck) from exc
+        try:
+            _discard_old(plan, staging, moved.swapped)
+            for e in plan.touch:
+                dest = plan.dest(e.path)
+                if e.kind == "file":
+                    os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
+                if e.kind != "symlink":
+                    os.chmod(dest, e.mode)
+            for rel in plan.delete:
+                p = plan.target / rel
+                _inside(plan, p)
+                p.unlink(missing_ok=True)
+            folders = [e for e in chain(plan.mkdir, plan.touch) if e.kind == "dir"]  # (few)
+            for e in sorted(folders, key=lambda e: -len(e.path)):
+                dest = plan.dest(e.path)
                 os.chmod(dest, e.mode)
-        for rel in plan.delete:
-            p = plan.target / rel
-            _inside(plan, p)
-            p.unlink(missing_ok=True)
-        folders = [e for e in chain(plan.mkdir, plan.touch) if e.kind == "dir"]  # (few)
-        for e in sorted(folders, key=lambda e: -len(e.path)):
-            dest = plan.dest(e.path)
-            os.chmod(dest, e.mode)
-            os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
-    except OSError as exc:
-        _remove_staged(plan, staging)
-        raise _commit_failed(exc, plan, len(moved)) from exc
+                os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
+        except OSError as exc:
+            raise _commit_failed(exc, plan, moved, [], finished=True) from exc
     finally:
         recorder.close()
 
 
-def _commit_failed(exc: OSError, plan: Plan, moved: int) -> SnapError:
+@dataclass
+class _Moved:
+    """What a commit has moved into place so far, as places in plan.write (list.append is
+    thread-safe)."""
+
+    swapped: list[int] = field(default_factory=list)  # what stood there is at the staged name
+    created: list[int] = field(default_factory=list)  # nothing stood there
+    replaced: list[int] = field(default_factory=list)  # replaced for good (could not swap)
+
+    def __len__(self) -> int:
+        return len(self.swapped) + len(self.created) + len(self.replaced)
+
+
+def _put_back(plan: Plan, staging: _Staging, moved: _Moved) -> list[int]:
+    """Undo a failed commit's renames: what stood at each destination goes back there and
+    the files new there are removed. The places that could not be put back (their old
+    content stays at the staged name)."""
+    stuck = []
+    swapped, created = sorted(moved.swapped), sorted(moved.created)  # (`at` takes rows in order)
+    for i, e in zip(swapped, plan.write.at(swapped), strict=True):
+        try:
+            swap.exchange(staging.name(e.path, i), plan.dest_name(e.path))
+        except (OSError, swap.NotSupported):
+            stuck.append(i)
+    for e in plan.write.at(created):
+        with contextlib.suppress(OSError):  # (a file we wrote: left in place at worst)
+            os.unlink(plan.dest_name(e.path))
+    return stuck
+
+
+def _discard_old(plan: Plan, staging: _Staging, places: list[int]) -> None:
+    """Delete what the commit swapped out (files, links, or a folder where a file went)."""
+    places = sorted(places)  # (`at` takes rows in order)
+    for i, e in zip(places, plan.write.at(places), strict=True):
+        old = staging.name(e.path, i)
+        try:
+            os.unlink(old)
+        except IsADirectoryError:
+            shutil.rmtree(old)
+
+
+def _commit_failed(
+    exc: OSError, plan: Plan, moved: _Moved, stuck: list[int], *, finished: bool = False
+) -> SnapError:
     """The error for a failure while moving staged files into place, saying what state the
-    target is in: with a fresh target nothing is there; else the files moved so far have
-    the snapshot's content and the others are as they were (whatever they held that no
-    snapshot has was refused or saved by the plan, so nothing is lost either way)."""
-    if plan.fresh:
-        state = f"nothing was written to {plan.target}"
-    elif moved == len(plan.write):
-        state = "every file is in place; folder metadata or deletions were not all done"
-    else:
-        state = (
-            f"{moved} of {len(plan.write)} files are in place with the snapshot's content, "
-            "the others are as they were"
-        )
-    error = from_os_error(exc, f"restore failed while moving files into place ({state})")
+    target is in. Nothing is lost either way: what a file replaced was in some snapshot,
+    or the plan refused it or saved it in a safety snapshot first."""
+    total = len(plan.write)
     again = "then run the same restore again: it writes only what still differs"
+    if finished:
+        state = "every file is in place; metadata, deletions or old copies were not all done"
+    elif plan.fresh:
+        state = f"nothing was written to {plan.target}"
+    elif stuck:
+        shown = ", ".join(e.path for e in plan.write.at(stuck[:3]))
+        state = (
+            f"{len(stuck)} of the {len(moved)} files moved could not be put back ({shown}"
+            f"{', …' if len(stuck) > 3 else ''}): what was there is beside each, under a "
+            f"hidden name with {TMP_MARK} in it"
+        )
+    elif moved.replaced:
+        state = (
+            f"{len(moved.replaced)} of {total} files are in place with the snapshot's content, the "
+            "others are as they were (this file system cannot swap files, so they could "
+            "not be put back)"
+        )
+    else:
+        state = f"{plan.target} was left as it was"
+    error = from_os_error(exc, f"restore failed while moving files into place ({state})")
     error.hint = f"{error.hint}; {again}" if error.hint else f"fix the cause, {again}"
     return error
 
@@ -751,20 +821,36 @@ def _rename_staged(
     places: list[Placed],
     changed_type: set[str],
     pool: Executor,
-    moved: list[int],
+    moved: _Moved,
 ) -> list[Fresh]:
-    """Rename a batch into place (clearing first the `changed_type` destinations), adding
-    each place to `moved` once done; the stat-cache rows of its files."""
+    """Move a batch into place, recording in `moved` how each went (see `_commit`); the
+    stat-cache rows of its files."""
     entries = dict(places)
     rows: list[Fresh] = []
 
     def rename(i: int) -> None:  # (a file's mode and mtime were set when it was staged)
         e = entries[i]
         dest = plan.dest_name(e.path)
-        if plan.rename.get(e.path, e.path) in changed_type:
-            _clear_non_file(dest)
-        os.replace(staging.name(e.path, i), dest)
-        moved.append(i)  # (append: thread-safe)
+        staged = staging.name(e.path, i)
+        try:
+            try:
+                swap.exchange(staged, dest)
+            except FileNotFoundError:  # nothing stands where it goes
+                swap.rename_new(staged, dest)
+                moved.created.append(i)
+            else:
+                planned = plan.rename.get(e.path, e.path) in changed_type
+                if not planned and st.S_ISDIR(os.lstat(staged).st_mode):
+                    # a folder appeared where a file goes since the plan: not ours to
+                    # replace (os.replace would refuse it too)
+                    swap.exchange(staged, dest)
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), dest)
+                moved.swapped.append(i)
+        except swap.NotSupported:
+            if plan.rename.get(e.path, e.path) in changed_type:
+                _clear_non_file(dest)
+            os.replace(staged, dest)
+            moved.replaced.append(i)
         if e.kind == "file":
             s = os.lstat(dest)
             # Only what is still as written: a change made since would show in size or mtime.
@@ -776,14 +862,16 @@ def _rename_staged(
     return rows
 
 
-def _remove_staged(plan: Plan, staging: _Staging) -> None:
-    """Remove whatever is still staged (names not staged, or already renamed, are absent)."""
+def _remove_staged(plan: Plan, staging: _Staging, keep: set[int] | frozenset = frozenset()) -> None:
+    """Remove whatever is still staged (names not staged, or already renamed, are absent),
+    except the places in `keep` (a failed commit could not put their old content back)."""
     if staging.root is not None:
         shutil.rmtree(staging.root, ignore_errors=True)
         return
     for i, path in enumerate(plan.write.values("path")):
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            os.unlink(staging.name(path, i))
+        if i not in keep:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                os.unlink(staging.name(path, i))
 
 
 def _clear_non_file(dest: str) -> None:
@@ -796,8 +884,12 @@ def _clear_non_file(dest: str) -> None:
         shutil.rmtree(dest)
 
 
-def _rollback(plan: Plan, staging: _Staging, undo: _Undo) -> None:
-    _remove_staged(plan, staging)
+def _rollback(
+    plan: Plan, staging: _Staging, undo: _Undo, keep: set[int] | frozenset = frozenset()
+) -> None:
+    """Remove what staging made (staged files but those in `keep`, folders) and move back
+    what it moved aside."""
+    _remove_staged(plan, staging, keep)
     for d in reversed(undo.created):
         try:
             d.rmdir()

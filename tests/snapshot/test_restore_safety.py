@@ -9,6 +9,7 @@ import pytest
 
 from snapkit.errors import CorruptObject, Refused, SnapError
 from snapkit.progress import NoProgress
+from snapkit.snapshot import swap
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.scan import TMP_MARK
 from tests.helpers import make_dataset, snapshot_of, write
@@ -177,14 +178,22 @@ def test_failed_restore_puts_back_a_file_standing_where_a_folder_goes(store, tmp
     assert snapshot_of(target) == before
 
 
-def test_a_failure_while_moving_files_into_place_says_what_is_where(store, tmp_path):
-    """Something standing in the way of one rename, once every file is staged: the error
-    says how many files are in place, nothing staged is left behind, and the same restore
-    finishes the job once the cause is gone."""
+@pytest.mark.parametrize("can_swap", [True, False], ids=["renameat2", "no-renameat2"])
+def test_a_failure_while_moving_files_into_place_puts_everything_back(
+    store, tmp_path, monkeypatch, can_swap
+):
+    """Something standing in the way of one rename, once every file is staged: the files
+    already moved are swapped back (and a new one removed, with its new folder), so the
+    target is as it was; nothing staged is left behind, and the same restore finishes the
+    job once the cause is gone. Without renameat2 (not Linux, some network file systems)
+    files replace what was there for good, and the error says how many are in place."""
+    if not can_swap:
+        monkeypatch.setattr(swap, "_renameat2", None)
     src, target = tmp_path / "src", tmp_path / "target"
     for d in ("a", "b", "c"):
         write(src / d / "f.txt", f"{d} new\n")
         write(target / d / "f.txt", f"{d} old\n")
+    write(src / "d/new.txt", "only in the snapshot\n")
     store.take(src, tags=["v2"])
     store.take(target)  # what the restore replaces is saved
 
@@ -194,15 +203,38 @@ def test_a_failure_while_moving_files_into_place_says_what_is_where(store, tmp_p
                 (target / "b/f.txt").unlink()
                 write(target / "b/f.txt/inner", "in the way\n")
 
-    with pytest.raises(SnapError, match="2 of 3 files are in place") as raised:
+    state = "target was left as it was" if can_swap else "3 of 4 files are in place"
+    with pytest.raises(SnapError, match=state) as raised:
         store.restore("v2", target, progress=Obstacle())
     assert "run the same restore again" in (raised.value.hint or "")
-    assert [(target / d / "f.txt").read_text() for d in "ac"] == ["a new\n", "c new\n"]
+    now = "old" if can_swap else "new"
+    assert [(target / d / "f.txt").read_text() for d in "ac"] == [f"a {now}\n", f"c {now}\n"]
+    assert (target / "b/f.txt/inner").read_text() == "in the way\n"
+    assert (target / "d").exists() == (not can_swap)
     assert not [p for p in target.rglob("*") if TMP_MARK in p.name]
     (target / "b/f.txt/inner").unlink()
     (target / "b/f.txt").rmdir()
     store.restore("v2", target)
     assert snapshot_of(target) == snapshot_of(src)
+
+
+def test_a_restore_over_existing_files_leaves_no_old_copies(store, tmp_path):
+    """Each file is swapped with what stood there, which is deleted once all are in place:
+    files, symlinks (one to a folder elsewhere, left alone), and a folder standing where a
+    file goes (a planned change)."""
+    src, target = tmp_path / "src", tmp_path / "target"
+    for name in ("w", "x", "y", "z"):
+        write(src / name, f"{name} new\n")
+    store.take(src, tags=["v2"])
+    write(tmp_path / "elsewhere/kept.txt", "not the target's\n")
+    write(target / "x", "x old\n")
+    os.symlink(tmp_path / "elsewhere", target / "w", target_is_directory=True)
+    os.symlink("x", target / "y")
+    write(target / "z/inner.txt", "a folder where the snapshot has a file\n")
+    store.restore("v2", target, force=True)  # (a folder's content counts as unsaved)
+    assert snapshot_of(target) == snapshot_of(src)
+    assert sorted(p.name for p in target.iterdir()) == ["w", "x", "y", "z"]
+    assert (tmp_path / "elsewhere/kept.txt").read_text() == "not the target's\n"
 
 
 def test_single_file_force_restore_takes_a_safety_snapshot_of_that_file_only(store, tmp_path):
