@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from datetime import UTC, datetime
 
@@ -216,6 +217,43 @@ def test_a_failure_while_moving_files_into_place_puts_everything_back(
     (target / "b/f.txt").rmdir()
     store.restore("v2", target)
     assert snapshot_of(target) == snapshot_of(src)
+
+
+def test_a_file_that_cannot_be_put_back_keeps_its_old_content_beside_it(
+    store, tmp_path, monkeypatch
+):
+    """The worst case: the commit fails, and swapping one file back fails too. Its old
+    content is not deleted with the staged files: it stays beside it, and the error says
+    which file and where."""
+    src, target = tmp_path / "src", tmp_path / "target"
+    for d in ("a", "b"):
+        write(src / d / "f.txt", f"{d} new\n")
+        write(target / d / "f.txt", f"{d} old\n")
+    store.take(src, tags=["v2"])
+    store.take(target)
+
+    class Obstacle(NoProgress):  # as above: b/f.txt cannot be moved into place
+        def finish(self) -> None:
+            if (target / "b/f.txt").is_file():
+                (target / "b/f.txt").unlink()
+                write(target / "b/f.txt/inner", "in the way\n")
+
+    exchange = swap.exchange
+    swaps: list[str] = []
+
+    def exchange_once_for_a(one: str, other: str) -> None:  # a/f.txt: the way back fails
+        swaps.append(other)
+        if other.endswith("/a/f.txt") and swaps.count(other) > 1:
+            raise OSError(errno.EIO, "simulated I/O error", other)
+        exchange(one, other)
+
+    monkeypatch.setattr(swap, "exchange", exchange_once_for_a)
+    with pytest.raises(SnapError, match=r"1 of the 1 files moved could not be put back \(a/f"):
+        store.restore("v2", target, progress=Obstacle())
+    assert (target / "a/f.txt").read_text() == "a new\n"
+    (old,) = [p for p in (target / "a").iterdir() if TMP_MARK in p.name]
+    assert old.read_text() == "a old\n"
+    assert (target / "b/f.txt/inner").read_text() == "in the way\n"
 
 
 def test_a_restore_over_existing_files_leaves_no_old_copies(store, tmp_path):
