@@ -246,18 +246,20 @@ def _source(target: str, label: str, files: list[TableFile], path_glob: str | No
 
 
 def _refuse_copies(label: str, files: list[TableFile]) -> None:
-    """Files with one name in two formats (`emails.csv` and `emails.parquet`) are two
-    copies of one table, not two parts of it: read as one table, every row would count
-    twice (and a uniqueness expectation fail for no fault of the data)."""
+    """Table files with one name and two suffixes (`emails.csv` and `emails.parquet`, or
+    `.pq` and `.parquet`) are two copies of one table, not two parts of it: read as one
+    table, every row would count twice (and a uniqueness expectation fail for no fault of
+    the data)."""
     seen: dict[str, TableFile] = {}
     for file in files:
         name = str(PurePosixPath(file.name).with_suffix(""))
         first = seen.setdefault(name, file)
-        if first.format != file.format:
+        if first is not file:  # (paths are unique: the suffix differs)
             suffix = PurePosixPath(first.name).suffix
             raise UsageError(
                 f"{first.name} and {file.name} in {label} look like two copies of one table "
-                "(one name, two formats): validated as one table, every row would count twice",
+                "(one name, two file types): validated as one table, every row would count "
+                "twice",
                 hint=f"pick one format with --path, e.g. --path '*{suffix}'",
             )
 
