@@ -153,6 +153,14 @@ def restore(
         f"{verb} {len(plan.write)} files ({human_bytes(plan.bytes_to_write)}) to {plan.target}; "
         f"{plan.unchanged} unchanged, {len(plan.touch)} metadata only, {len(plan.delete)} deleted"
     )
+    if plan.leftovers:
+        shown = ", ".join(plan.leftovers[:3]) + (", …" if len(plan.leftovers) > 3 else "")
+        click.echo(
+            f"note: {len(plan.leftovers)} hidden .snaptmp- entries were left by an interrupted "
+            f"restore: {shown}. They may hold what stood there before it: check them, then "
+            "remove them",
+            err=True,
+        )
     if dry_run:
         for e in plan.write:
             click.echo(f"  write  {e.path}")

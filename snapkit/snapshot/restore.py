@@ -91,6 +91,7 @@ class Plan:
     changes: tuple[Change, ...]  # local content at stake
     rename: dict[str, str] = field(default_factory=dict)  # tree path → target-relative path
     fresh: bool = False  # the target did not exist: everything is written (no comparisons)
+    leftovers: tuple[str, ...] = ()  # what an interrupted restore left (`_leftovers`)
 
     @property
     def write(self) -> EntryView:
@@ -127,6 +128,7 @@ class Plan:
             "unchanged": self.unchanged,
             "bytes_to_write": self.bytes_to_write,
             "local_changes": [c.__dict__ for c in self.changes],
+            "leftovers": list(self.leftovers),
         }
 
 
@@ -299,7 +301,27 @@ def plan_restore(
         changes=tuple(Change(p, r, h is None or h in saved) for p, r, h in changes),
         rename=rename,
         fresh=fresh and not rename,
+        leftovers=_leftovers(target, rename),
     )
+
+
+def _leftovers(target: Path, rename: dict[str, str]) -> tuple[str, ...]:
+    """Hidden `.snaptmp-` entries that a restore killed part-way left beside the target (a
+    fresh restore's staged tree) or in it (files staged, or swapped out of the way, next
+    to their destination: these may hold what stood there before). Only those two folders
+    are looked at. They are reported, never removed: whether they are still wanted is the
+    user's call."""
+    own = f".{target.name[:100]}{TMP_MARK}"
+    beside = [] if rename else _listed(target.parent, lambda name: name.startswith(own))
+    return tuple(sorted(beside + _listed(target, lambda name: TMP_MARK in name)))
+
+
+def _listed(folder: Path, wanted: Callable[[str], bool]) -> list[str]:
+    try:
+        with os.scandir(folder) as listing:
+            return [e.path for e in listing if wanted(e.name)]
+    except OSError:  # (not there yet, or not a folder: nothing left there)
+        return []
 
 
 @dataclass

@@ -56,7 +56,8 @@ def test_plan_holds_row_numbers_and_views_give_the_tree_entries(store, tmp_path)
     for rows in (plan.write_rows, plan.mkdir_rows, plan.touch_rows):
         assert isinstance(rows, array) and rows.typecode == "I"
     sequences = {k for k, v in vars(plan).items() if isinstance(v, (tuple, list, FileEntry))}
-    assert sequences == {"delete", "changes"} and plan.delete == plan.changes == ()
+    assert sequences == {"delete", "changes", "leftovers"}
+    assert plan.delete == plan.changes == plan.leftovers == ()
     tree = _tree(store, "v1")
     files = [e for e in tree if e.kind != "dir"]
     assert len(plan.write) == len(files) == 63
@@ -90,6 +91,7 @@ def test_dry_run_json_lists_what_the_tree_says(store, tmp_path):
         "delete": [],
         "unchanged": len(tree) - 3,
         "bytes_to_write": f0.size + f3.size,
+        "leftovers": [],
     }
     assert local == [{"path": "d3/f003.txt", "reason": "modified", "saved": False}]
 

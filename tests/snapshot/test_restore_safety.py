@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +16,7 @@ from snapkit.progress import NoProgress
 from snapkit.snapshot import swap
 from snapkit.snapshot.model import FileEntry, Snapshot
 from snapkit.snapshot.scan import TMP_MARK
+from tests.cli.conftest import run_snap
 from tests.helpers import make_dataset, snapshot_of, write
 
 
@@ -273,6 +277,48 @@ def test_a_restore_over_existing_files_leaves_no_old_copies(store, tmp_path):
     assert snapshot_of(target) == snapshot_of(src)
     assert sorted(p.name for p in target.iterdir()) == ["w", "x", "y", "z"]
     assert (tmp_path / "elsewhere/kept.txt").read_text() == "not the target's\n"
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "existing-folder"])
+def test_a_restore_killed_before_its_moves_leaves_hidden_copies_the_next_one_reports(
+    store, tmp_path, existing
+):
+    """`kill -9` once every file is staged (a real SIGKILL, from the progress hook): the
+    staged tree beside a new target, or the staged files in an existing one, are left.
+    The next restore works and reports them (API, and a note from the CLI), removing
+    nothing."""
+    src = make_dataset(tmp_path / "src")
+    store.take(src, tags=["v1"])
+    out = tmp_path / "out"
+    if existing:
+        write(out / "a.txt", "local\n")
+        store.take(out)
+    code = (
+        "import os, signal, snapkit\n"
+        "from snapkit.progress import NoProgress\n"
+        "class Kill(NoProgress):\n"
+        "    def finish(self):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"snapkit.open_store({str(tmp_path / 'store')!r}).restore('v1', {str(out)!r}, "
+        "progress=Kill())\n"
+    )
+    env = {**os.environ, "SNAP_CACHE_DIR": str(tmp_path / "cache")}
+    killed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    where = out if existing else tmp_path
+    left = sorted(str(p) for p in where.iterdir() if TMP_MARK in p.name)
+    assert left and (existing or not out.exists())
+    assert store.plan_restore("v1", out).leftovers == tuple(left)
+    result = run_snap(
+        "--store", str(tmp_path / "store"), "restore", "v1", str(out), cwd=tmp_path,
+        env={"SNAP_CACHE_DIR": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"note: {len(left)} hidden .snaptmp- entries" in result.stderr
+    assert left[0] in result.stderr
+    restored = {k: v for k, v in snapshot_of(out).items() if TMP_MARK not in k}
+    assert restored == snapshot_of(src)
+    assert sorted(str(p) for p in where.iterdir() if TMP_MARK in p.name) == left  # kept
 
 
 def test_single_file_force_restore_takes_a_safety_snapshot_of_that_file_only(store, tmp_path):
