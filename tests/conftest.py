@@ -9,6 +9,19 @@ from collections.abc import Iterator
 
 import pytest
 
+# -- the local cache: never the user's ------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """snapkit's local cache (SNAP_CACHE_DIR) for tests that set none of their own: one
+    folder for the session, not the user's ~/.cache/snapkit. Session-scoped so that module
+    fixtures, which run before any test's own fixtures, use it too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SNAP_CACHE_DIR", str(tmp_path_factory.mktemp("snap-cache")))
+        yield
+
+
 # -- S3: one moto server for the session, one fresh bucket per test ----------------------
 
 
