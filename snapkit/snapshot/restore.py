@@ -711,8 +711,8 @@ def _commit(
     The files renamed into place are recorded in the stat cache (as `dvc checkout` records
     its state), so a take of the restored folder does not read them again.
     """
-    # Only where the plan found a folder (or other non-file) standing where a file goes is
-    # there something to clear before the rename (few: not an lstat per file for that).
+    # Where the plan found a folder (or other non-file) standing where a file goes: the one
+    # place a folder may be swapped out (or, without swaps, cleared before the rename).
     changed_type = {c.path for c in plan.changes if c.reason == "type-changed"}
     moved = _Moved()
     try:
@@ -854,6 +854,7 @@ def _rename_staged(
         e = entries[i]
         dest = plan.dest_name(e.path)
         staged = staging.name(e.path, i)
+        planned = plan.rename.get(e.path, e.path) in changed_type  # a folder may go
         try:
             try:
                 swap.exchange(staged, dest)
@@ -861,15 +862,14 @@ def _rename_staged(
                 swap.rename_new(staged, dest)
                 moved.created.append(i)
             else:
-                planned = plan.rename.get(e.path, e.path) in changed_type
+                # (an lstat of what was swapped out: a folder that appeared where a file
+                # goes since the plan is not ours to replace; os.replace would refuse it)
                 if not planned and st.S_ISDIR(os.lstat(staged).st_mode):
-                    # a folder appeared where a file goes since the plan: not ours to
-                    # replace (os.replace would refuse it too)
                     swap.exchange(staged, dest)
                     raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), dest)
                 moved.swapped.append(i)
         except swap.NotSupported:
-            if plan.rename.get(e.path, e.path) in changed_type:
+            if planned:
                 _clear_non_file(dest)
             os.replace(staged, dest)
             moved.replaced.append(i)

@@ -49,7 +49,7 @@ def _call(src: str, dst: str, flags: int) -> None:
     err = ctypes.get_errno()
     if err in _UNSUPPORTED:
         raise NotSupported
-    raise OSError(err, os.strerror(err), src, None, dst)
+    raise OSError(err, os.strerror(err), dst, None, src)  # (errors name the destination)
 
 
 def exchange(a: str, b: str) -> None:
