@@ -277,10 +277,10 @@ class ObjectStore:
         data = memoryview(self.storage.get_range(key, start, end - start))
         for cid, e in group:
             stored = data[e.offset - start : e.offset - start + e.length]
-            yield cid, self._decode_verified(cid, e, stored, key, copy=copy)
+            yield cid, self.decode_verified(cid, e, stored, key, copy=copy)
 
     @staticmethod
-    def _decode_verified(
+    def decode_verified(
         cid: str, e: BlobEntry, stored: memoryview, key: str, *, copy: bool = True
     ) -> bytes:
         if len(stored) != e.length:

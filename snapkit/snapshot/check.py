@@ -13,8 +13,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from snapkit.errors import CorruptObject, NotFound, SnapError
-from snapkit.objects.hashing import digest
-from snapkit.objects.store import pack_key
+from snapkit.objects.packs import named_by_header
+from snapkit.objects.store import ObjectStore, pack_key
 from snapkit.snapshot.model import FileEntry
 from snapkit.snapshot.repo import Repo
 
@@ -182,12 +182,27 @@ def _pack_problem(
         return "bad-index", f"index entries point past the end of pack {pack_id[:12]}", too_far
     if not read_data:
         return None
-    data = repo.storage.get(pack_key(pack_id))
+    key = pack_key(pack_id)
+    data = memoryview(repo.storage.get(key))
     report.read_bytes += len(data)
-    if digest(data) != pack_id:
+    named = named_by_header(pack_id, data)
+    if named is None:
         bad = _bad_chunks(repo, chunks)
         return "corrupt-pack", f"pack {pack_id[:12]} does not match its hash", bad
+    if named:  # the name vouches for the header: each blob is checked against its chunk id
+        bad = [cid for cid in chunks if not _blob_sound(repo, cid, data, key)]
+        if bad:
+            return "corrupt-pack", f"{len(bad)} chunk(s) in pack {pack_id[:12]} are corrupt", bad
     return None
+
+
+def _blob_sound(repo: Repo, cid: str, pack: memoryview, key: str) -> bool:
+    e = repo.objects.locate(cid)
+    try:
+        ObjectStore.decode_verified(cid, e, pack[e.offset : e.offset + e.length], key, copy=False)
+    except CorruptObject:
+        return False
+    return True
 
 
 def _bad_chunks(repo: Repo, chunks: list[str]) -> list[str]:

@@ -22,6 +22,8 @@ from snapkit.objects.packs import (
     PackBuilder,
     decode_blob,
     encode_blob,
+    named_by_header,
+    pack_id_of,
     parse_pack_header,
     parse_pack_tail,
 )
@@ -51,6 +53,19 @@ def test_builder_reused_after_reset_holds_only_the_new_pack() -> None:
     assert _blobs_of(second, second_id) == {"b" * 64: b"y" * 10}
     assert _blobs_of(first_bytes, first_id) == {"a" * 64: b"x" * 600}
     assert entries["b" * 64].offset == 0
+
+
+def test_a_pack_is_named_by_its_header_which_names_each_blob() -> None:
+    builder = PackBuilder(1 << 16)
+    builder.add("a" * 64, b"x" * 600, 600, CODEC_RAW)
+    pack_id, body, _ = builder.finish()
+    body = bytes(body)
+    offset, length = parse_pack_tail(pack_id, body[-12:], len(body))
+    assert pack_id == pack_id_of(body[offset : offset + length]) != blake3.blake3(body).hexdigest()
+    assert named_by_header(pack_id, body) is True
+    assert named_by_header(blake3.blake3(body).hexdigest(), body) is False  # an older pack
+    assert named_by_header(pack_id, body[:-1] + b"2") is None  # its trailer damaged
+    assert named_by_header(pack_id, body[:offset] + b"\0" + body[offset + 1 :]) is None
 
 
 def test_builder_grows_past_its_capacity_without_touching_a_view_still_out() -> None:
@@ -100,10 +115,10 @@ def test_a_damaged_compressed_chunk_is_reported_corrupt(store: Store, codec: int
     key = pack_key(entry.pack)
     body = objects.storage.get(key)
     stored = bytearray(body[entry.offset : entry.offset + entry.length])
-    assert objects._decode_verified(cid, entry, memoryview(stored), key) == data  # intact
+    assert objects.decode_verified(cid, entry, memoryview(stored), key) == data  # intact
     stored[5:200] = bytes(195)
     with pytest.raises(CorruptObject, match=f"chunk {cid} in pack {entry.pack} is corrupt"):
-        objects._decode_verified(cid, entry, memoryview(stored), key)
+        objects.decode_verified(cid, entry, memoryview(stored), key)
 
 
 @pytest.mark.parametrize("compression", ["lz4", "zstd", "none"])

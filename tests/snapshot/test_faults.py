@@ -143,6 +143,60 @@ def test_check_ref_to_missing_snapshot(damaged):
     assert p.kind == "missing-snapshot" and "v1" in p.message
 
 
+def test_check_names_the_damaged_chunk_of_a_pack_named_by_its_header(damaged):
+    """A pack's name vouches for its header; check then verifies each blob on its own, so a
+    flipped byte in big.bin's data is pinned on big.bin, and one in the header on the pack."""
+    store, sid, _, pack = damaged
+    good = pack.read_bytes()
+    os.chmod(pack, 0o644)
+    for where, files in ((100, ("big.bin",)), (len(good) - 20, ())):
+        data = bytearray(good)
+        data[where] ^= 1
+        pack.write_bytes(bytes(data))
+        [p] = _problems(store, read_data=True)
+        assert p.kind == "corrupt-pack" and p.files == files
+        assert p.snapshots == ((sid,) if files else ())
+        assert ("1 chunk(s)" in p.message) == bool(files)
+        assert ("does not match its hash" in p.message) == (not files)
+    pack.write_bytes(good)
+    assert store.check(read_data=True).ok
+
+
+def test_a_pack_named_by_all_its_bytes_is_still_read_and_checked(damaged, tmp_path):
+    """Packs written before header naming are named by the BLAKE3 of all their bytes:
+    restore and check still accept them, and check still finds a flipped byte in them."""
+    from snapkit.objects.hashing import digest
+    from snapkit.objects.packs import BlobEntry, named_by_header
+    from snapkit.objects.store import pack_key
+
+    store, _, root, pack = damaged
+    body = pack.read_bytes()
+    old_id = digest(body)
+    (new_id,) = store.repo.objects.pack_sizes
+    assert named_by_header(new_id, body) is True and named_by_header(old_id, body) is False
+    entries = {
+        cid: BlobEntry(old_id, e.offset, e.length, e.raw_length, e.codec)
+        for cid, e in store.repo.objects.index.items()
+    }
+    store.repo.storage.put_if_absent(pack_key(old_id), body)
+    for key in store.repo.storage.list("index/"):
+        (root / key).unlink()
+    pack.unlink()
+    store.repo.objects.write_index([(old_id, len(body), entries)])
+    old = _store_on(LocalStorage(root), Path(root))
+    assert old.check(read_data=True).ok
+    old.restore("v1", tmp_path / "out")
+    assert snapshot_of(tmp_path / "out") == snapshot_of(tmp_path / "src")
+    moved = root / pack_key(old_id)
+    data = bytearray(body)
+    data[100] ^= 1
+    os.chmod(moved, 0o644)
+    moved.write_bytes(bytes(data))
+    [p] = _problems(_store_on(LocalStorage(root), Path(root)), read_data=True)
+    assert p.kind == "corrupt-pack" and "does not match its hash" in p.message
+    assert p.files == ("big.bin",)
+
+
 def test_check_read_data_subset_reads_some_packs(damaged):
     store, _, _, pack = damaged
     data = bytearray(pack.read_bytes())
