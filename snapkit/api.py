@@ -244,13 +244,21 @@ class Store:
         with self._shared("tag"):
             self.repo.refs.delete(name)
 
-    def check(self, *, read_data: bool = False, read_fraction: float = 0.0) -> CheckReport:
+    def check(
+        self,
+        *,
+        read_data: bool = False,
+        read_fraction: float = 0.0,
+        progress: Progress | None = None,
+    ) -> CheckReport:
         """Verify the store from refs down to packs, reading all packs (`read_data`) or a
         random `read_fraction` of them; see `snapkit.snapshot.check`."""
         from snapkit.snapshot.check import check as check_store
 
         with self._shared("check", read_only=True):
-            return check_store(self.repo, read_data=read_data, read_fraction=read_fraction)
+            return check_store(
+                self.repo, read_data=read_data, read_fraction=read_fraction, progress=progress
+            )
 
     # -- pipelines ----------------------------------------------------------------
 

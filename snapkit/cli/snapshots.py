@@ -292,8 +292,8 @@ def check(ctx: click.Context, read_data: bool, read_data_subset: str | None, as_
     from snapkit.errors import CorruptObject
 
     fraction = _percent(read_data_subset) if read_data_subset else 0.0
-    with open_store_from(ctx) as store:
-        report = store.check(read_data=read_data, read_fraction=fraction)
+    with open_store_from(ctx) as store, BarProgress() as progress:
+        report = store.check(read_data=read_data, read_fraction=fraction, progress=progress)
     if as_json:
         print_json(report.to_json())
     else:

@@ -24,6 +24,7 @@ from snapkit.objects.store import pack_key
 from snapkit.objects.writer import PackWriter
 from snapkit.progress import NoProgress, Progress
 from snapkit.snapshot.repo import Repo
+from snapkit.storage.base import ObjectInfo
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,11 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
     for cid, entry in repo.objects.index.items():
         by_pack[entry.pack].append(cid)
 
-    listed = {k.rsplit("/", 1)[-1]: k for k in repo.storage.list("data/")}
+    # Sizes and times come with the listings: on S3 no HEAD per pack or tree.
+    listed = {k.rsplit("/", 1)[-1]: info for k, info in repo.storage.list_info("data/")}
 
-    def old(key: str) -> bool:
-        return now - repo.storage.stat(key).modified > grace_seconds
+    def old(info: ObjectInfo) -> bool:
+        return now - info.modified > grace_seconds
 
     delete, repack, young = [], [], 0
     copy: list[str] = []
@@ -98,18 +100,18 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
             continue
         if by_pack[pack_id] and len(live_here) == len(by_pack[pack_id]):
             continue  # fully live (a pack none of whose chunks is indexed there is garbage)
-        if not old(pack_key(pack_id)):
+        if not old(listed[pack_id]):
             young += 1
         elif live_here:
             repack.append(pack_id)
             copy += live_here
         else:
             delete.append(pack_id)
-    orphans = [p for p, k in listed.items() if p not in repo.objects.pack_sizes and old(k)]
+    orphans = [p for p, i in listed.items() if p not in repo.objects.pack_sizes and old(i)]
     trees = [
         k.rsplit("/", 1)[-1]
-        for k in repo.storage.list("trees/")
-        if k.rsplit("/", 1)[-1] not in live_trees and old(k)
+        for k, info in repo.storage.list_info("trees/")
+        if k.rsplit("/", 1)[-1] not in live_trees and old(info)
     ]
     sizes = dict(repo.objects.pack_sizes)
     index = repo.objects.index
@@ -125,7 +127,7 @@ def plan_gc(repo: Repo, grace_seconds: float, now: float | None = None) -> GcPla
         copy_chunks=tuple(copy),
         copy_bytes=sum(index[c].length for c in copy),
         freed_bytes=sum(sizes[p] for p in (*delete, *repack) if p in listed)
-        + sum(repo.storage.size(listed[p]) for p in orphans),
+        + sum(listed[p].size for p in orphans),
         pack_sizes=sizes,
     )
 

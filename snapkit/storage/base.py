@@ -69,6 +69,19 @@ class Storage(ABC):
     def list(self, prefix: str = "") -> Iterator[str]:
         """Every key starting with `prefix` (in no particular order)."""
 
+    def list_info(self, prefix: str = "") -> Iterator[tuple[str, ObjectInfo]]:
+        """Every key starting with `prefix`, with its size and last-write time. Backends
+        whose listing already carries them (S3, most fsspec file systems) override this:
+        a `stat` per key is a request per key there. A key removed between the listing and
+        its `stat` is left out."""
+        from snapkit.errors import NotFound
+
+        for key in self.list(prefix):
+            try:
+                yield key, self.stat(key)
+            except NotFound:
+                continue
+
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove an object; removing a missing key is not an error."""

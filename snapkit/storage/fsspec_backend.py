@@ -92,24 +92,29 @@ class FsspecStorage(Storage):
             info = self.fs.info(self._path(key))
         if info.get("type") != "file":
             raise NotFound(f"no object {key} in {self.url}")
-        when = info.get("mtime") or info.get("created") or info.get("LastModified") or 0.0
-        if hasattr(when, "timestamp"):
-            when = when.timestamp()
-        return ObjectInfo(int(info["size"]), float(when))
+        return _info(info)
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        for key, _ in self._found(prefix):
+            yield key
+
+    def list_info(self, prefix: str = "") -> Iterator[tuple[str, ObjectInfo]]:
+        for key, info in self._found(prefix):  # (`find` brought each object's details)
+            yield key, _info(info)
+
+    def _found(self, prefix: str) -> Iterator[tuple[str, dict]]:
         check_prefix(prefix)
         folder = f"{self.root}/{prefix.rpartition('/')[0]}".rstrip("/")
         with self._errors("list", prefix or "/"):
             try:
-                paths = self.fs.find(folder)
+                paths = self.fs.find(folder, detail=True)
             except FileNotFoundError:
-                paths = []
+                paths = {}
         root = self.root + "/"
-        for path in paths:
+        for path, info in paths.items():
             key = path.removeprefix(root)
             if key != path and key.startswith(prefix):
-                yield key
+                yield key, info
 
     # -- writes --------------------------------------------------------------------------
 
@@ -183,3 +188,12 @@ class FsspecStorage(Storage):
             raise StoreUnavailable(f"cannot reach {self.url}: {exc.strerror or exc}") from exc
         except OSError as exc:
             raise from_os_error(exc, f"cannot {verb} {key} in {self.url}") from exc
+
+
+def _info(info: dict) -> ObjectInfo:
+    """Size and last-write time from an fsspec info dict (each file system names the time
+    its own way)."""
+    when = info.get("mtime") or info.get("created") or info.get("LastModified") or 0.0
+    if hasattr(when, "timestamp"):
+        when = when.timestamp()
+    return ObjectInfo(int(info["size"]), float(when))

@@ -34,6 +34,9 @@ class ReadOnlyStorage(Storage):
     def list(self, prefix: str = "") -> Iterator[str]:
         return self.inner.list(prefix)
 
+    def list_info(self, prefix: str = "") -> Iterator[tuple[str, ObjectInfo]]:
+        return self.inner.list_info(prefix)
+
     def exists(self, key: str) -> bool:
         return self.inner.exists(key)
 

@@ -80,6 +80,10 @@ class RetryingStorage(Storage):
         keys = self._retry(f"list {prefix or '/'}", lambda: [*self.inner.list(prefix)])
         return iter(keys)
 
+    def list_info(self, prefix: str = "") -> Iterator[tuple[str, ObjectInfo]]:
+        found = self._retry(f"list {prefix or '/'}", lambda: [*self.inner.list_info(prefix)])
+        return iter(found)
+
     def put(self, key: str, data: bytes) -> None:
         self._retry(f"write {key}", lambda: self.inner.put(key, data))
 

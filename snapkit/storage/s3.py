@@ -130,13 +130,21 @@ class S3Storage(Storage):
             return ObjectInfo(int(resp["ContentLength"]), resp["LastModified"].timestamp())
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        for key, _ in self._listing(prefix):
+            yield key
+
+    def list_info(self, prefix: str = "") -> Iterator[tuple[str, ObjectInfo]]:
+        for key, obj in self._listing(prefix):  # (sizes and times come with the listing)
+            yield key, ObjectInfo(int(obj["Size"]), obj["LastModified"].timestamp())
+
+    def _listing(self, prefix: str) -> Iterator[tuple[str, dict]]:
         check_prefix(prefix)
         base = f"{self.prefix}/" if self.prefix else ""
         paginator = self.client.get_paginator("list_objects_v2")
         with self._errors("list", prefix or "/"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=base + prefix):
                 for obj in page.get("Contents", ()):
-                    yield obj["Key"][len(base) :]
+                    yield obj["Key"][len(base) :], obj
 
     # -- writes --------------------------------------------------------------------------
 

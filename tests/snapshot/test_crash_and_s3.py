@@ -68,3 +68,53 @@ def test_s3_round_trip_into_fresh_folder_with_empty_cache(s3_url, tmp_path, monk
         store.restore("raw-v1", tmp_path / "elsewhere")
         assert store.check(read_data=True).ok
     assert snapshot_of(tmp_path / "elsewhere") == snapshot_of(src)
+
+
+def test_check_and_gc_on_s3_take_sizes_and_times_from_the_listing(
+    s3_server, s3_url, tmp_path, monkeypatch
+):
+    """No HEAD per pack or tree: on a real bucket that is a round trip per object, minutes
+    for a team store. Reading packs (`--read-data`) is one GET per pack, spread over
+    threads, with progress in bytes."""
+    from tests.s3proxy import S3Proxy
+
+    with S3Proxy(s3_server) as proxy:
+        monkeypatch.setenv("SNAP_S3_ENDPOINT_URL", proxy.url)
+        with snapkit.open_store(s3_url, create=True) as store:
+            for i in range(6):  # a pack, an index object and a tree each
+                write(tmp_path / f"src{i}/f.bin", random_bytes(50_000, seed=i))
+                store.take(tmp_path / f"src{i}", tags=[f"t{i}"])
+            packs = len(store.repo.objects.pack_sizes)
+            assert packs == 6
+            proxy.seen.clear()
+            assert store.check().ok
+            assert proxy.count("HEAD") == 0
+
+            class Bytes:
+                total = done = 0
+
+                def start(self, label, total):
+                    self.total = total
+
+                def advance(self, n):
+                    self.done += n
+
+                def finish(self):
+                    pass
+
+            progress = Bytes()
+            proxy.seen.clear()
+            report = store.check(read_data=True, progress=progress)
+            assert report.ok and report.read_bytes == sum(store.repo.objects.pack_sizes.values())
+            assert progress.total == progress.done == report.read_bytes
+            assert proxy.count("HEAD") == 0
+            assert proxy.count("GET", path_contains="/data/") == packs
+
+            gone = [store.show(t).id for t in ("t0", "t1")]
+            for t in ("t0", "t1"):
+                store.untag(t)
+            store.forget(gone)
+            proxy.seen.clear()
+            plan = store.gc(grace_seconds=0, dry_run=True)
+            assert len(plan.delete_packs) == 2 and len(plan.delete_trees) == 2
+            assert proxy.count("HEAD") == 0

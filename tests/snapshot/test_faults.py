@@ -206,3 +206,37 @@ def test_check_read_data_subset_reads_some_packs(damaged):
     report = store.check(read_fraction=0.01)  # one pack at least: here, the only one
     assert report.read_bytes == len(data)
     assert [p.kind for p in report.problems] == ["corrupt-pack"]
+
+
+def test_check_reads_packs_in_parallel_and_reports_each_in_index_order(store, tmp_path):
+    """Two damaged packs and one deleted while check reads (a gc elsewhere) among eight:
+    each is reported once, naming its files, in the index's order whichever read ended
+    first."""
+    from snapkit.errors import NotFound
+    from snapkit.objects.store import pack_key
+
+    for i in range(8):
+        write(tmp_path / f"src{i}/f{i}.bin", random_bytes(200_000, seed=i))
+        store.take(tmp_path / f"src{i}", tags=[f"t{i}"])
+    root = store.repo.storage.root
+    assert len(store.repo.objects.pack_sizes) == 8
+    pack_of = {i: store.repo.objects.locate(store.ls(f"t{i}")[0].chunks[0]).pack for i in range(8)}
+    for i in (1, 5):
+        path = root / pack_key(pack_of[i])
+        data = bytearray(path.read_bytes())
+        data[1000] ^= 1
+        os.chmod(path, 0o644)
+        path.write_bytes(bytes(data))
+
+    def vanished(op: str, key: str) -> None:
+        if op == "get" and key == pack_key(pack_of[3]):
+            raise NotFound(f"no object {key}")
+
+    faulty = _store_on(FaultyStorage(LocalStorage(root), vanished), tmp_path)
+    report = faulty.check(read_data=True)
+    kinds = {1: "corrupt-pack", 3: "missing-pack", 5: "corrupt-pack"}
+    order = list(faulty.repo.objects.pack_sizes)  # (as check loaded the index)
+    expected = sorted(kinds, key=lambda i: order.index(pack_of[i]))
+    assert [(p.kind, p.object, p.files) for p in report.problems] == [
+        (kinds[i], pack_key(pack_of[i]), (f"f{i}.bin",)) for i in expected
+    ]

@@ -232,6 +232,22 @@ def test_list_shows_only_objects(storage: Storage) -> None:
     assert sorted(storage.list()) == ["k/absent", "k/put", "k/ref"]
 
 
+def test_list_info_gives_what_stat_gives(storage: Storage) -> None:
+    """The listing's sizes and times, for check and gc to need no request per object."""
+    before = time.time()
+    for key, size in [("a/1", 3), ("a/2", 0), ("a/b/3", MiB + 7), ("ab/4", 1)]:
+        storage.put(key, payload(size))
+    found = dict(storage.list_info("a/"))
+    assert sorted(found) == sorted(storage.list("a/")) == ["a/1", "a/2", "a/b/3"]
+    for key, info in found.items():
+        assert info.size == storage.stat(key).size
+        assert abs(info.modified - storage.stat(key).modified) < 2
+        assert before - 5 <= info.modified <= time.time() + 5
+    assert list(storage.list_info("c/")) == []
+    wrapped = ReadOnlyStorage(RetryingStorage(storage))
+    assert dict(wrapped.list_info("a")) == dict(storage.list_info("a"))
+
+
 @pytest.mark.parametrize("key", ["", "/abs", "../x", "a/../b", "a//b", "./a", "a/"])
 def test_bad_keys_are_refused(storage: Storage, key: str) -> None:
     with pytest.raises(ValueError):
