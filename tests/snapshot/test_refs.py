@@ -84,3 +84,36 @@ def test_an_unreadable_tag_does_not_block_the_store(store, two_snapshots):
     store.tag(second, "broken")  # and the tag can be repaired by pointing it again
     assert store.show("broken").id == second
     assert store.check().ok
+
+
+def test_tags_are_read_several_at_a_time_and_sorted(store, two_snapshots):
+    """Listing 12 tags reads them concurrently (a GET each on S3): the first two reads
+    meet at a barrier, which sequential reads would never pass. Tombstones and an
+    unreadable tag are left out of the list; `unreadable` names the latter."""
+    from snapkit.snapshot.refs import PREFIX, RefStore
+    from tests.faults import FaultyStorage
+
+    first, _ = two_snapshots
+    names = [f"run/{i:02d}" for i in range(12)]
+    for name in names:
+        store.repo.refs.set(name, first)
+    store.repo.refs.delete("run/03")
+    store.repo.storage.put(PREFIX + "run/07", b"{not json")
+    meet = threading.Barrier(2, timeout=10)
+    met: list[str] = []
+    lock = threading.Lock()
+
+    def two_at_once(op: str, key: str) -> None:
+        with lock:
+            first_two = op == "get" and key.startswith(PREFIX) and len(met) < 2
+            if first_two:
+                met.append(key)
+        if first_two:
+            meet.wait()
+
+    refs = RefStore(FaultyStorage(store.repo.storage, two_at_once))
+    listed = refs.list()
+    assert len(met) == 2
+    assert [r.name for r in listed] == [n for n in names if n not in ("run/03", "run/07")]
+    assert all(r.snapshot == first for r in listed)
+    assert [exc.key for exc in RefStore(store.repo.storage).unreadable()] == [PREFIX + "run/07"]
