@@ -66,6 +66,7 @@ class Repo:
         self.objects = ObjectStore(storage, ObjectCache(self.cache_dir / "objects"))
         self.refs = RefStore(storage)
         self._index_loaded = False
+        self._recovered = False  # unindexed packs looked for (`recover_unindexed_packs`)
 
     # -- opening ------------------------------------------------------------------
 
@@ -138,9 +139,21 @@ class Repo:
             self.objects.load_index()
             self._index_loaded = True
 
+    def recover_unindexed_packs(self) -> int:
+        """Index packs a killed writer left without an index (`ObjectStore.
+        recover_unindexed_packs`), once per opened store: it lists every pack, a request
+        per 1,000 packs on S3, and a `snap run` takes a snapshot before and after each
+        step. Until the index is invalidated (a take failed), later takes rely on it."""
+        if self._recovered:
+            return 0
+        found = self.objects.recover_unindexed_packs()
+        self._recovered = True
+        return found
+
     def invalidate_index(self) -> None:
         self.objects.forget_index()
         self._index_loaded = False
+        self._recovered = False
 
     def reload_index(self) -> None:
         self.invalidate_index()

@@ -67,7 +67,7 @@ def take(
         source = Path(os.path.realpath(source))
     items = scan(source, Ignore.for_root(source, options.excludes), options.include)
     repo.load_index()
-    repo.objects.recover_unindexed_packs()
+    repo.recover_unindexed_packs()
 
     # One pass, streamed in path order: scan → stat-cache look-up → read what changed →
     # tree rows. Memory holds a window of files, not the whole tree.

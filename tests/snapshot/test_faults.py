@@ -240,3 +240,32 @@ def test_check_reads_packs_in_parallel_and_reports_each_in_index_order(store, tm
     assert [(p.kind, p.object, p.files) for p in report.problems] == [
         (kinds[i], pack_key(pack_of[i]), (f"f{i}.bin",)) for i in expected
     ]
+
+
+def test_unindexed_packs_are_looked_for_once_per_store_and_again_after_a_failure(store, tmp_path):
+    """Recovery lists every pack (a request per 1,000 on S3): a `snap run` takes before and
+    after each step, so one opened store does it at its first take only, and again after a
+    take failed, whose landed packs the next take then reuses."""
+    listings: list[str] = []
+    drop = {"puts": 0}
+
+    def watch(op: str, key: str) -> None:
+        if op == "list" and key == "data/":
+            listings.append(key)
+        if op == "put" and key.startswith("data/") and drop["puts"]:
+            drop["puts"] -= 1
+            if drop["puts"] == 0:
+                raise StoreUnavailable(f"cannot reach the store while writing {key}")
+
+    s = _store_on(FaultyStorage(LocalStorage(store.repo.storage.root), watch), tmp_path)
+    for i in range(3):
+        write(tmp_path / f"src{i}/f.bin", random_bytes(100_000, seed=i))
+        s.take(tmp_path / f"src{i}")
+    assert len(listings) == 1
+    src = _source(tmp_path)
+    drop["puts"] = 3  # two packs land, the third fails
+    with pytest.raises(StoreUnavailable):
+        s.take(src)
+    result = s.take(src)
+    assert len(listings) == 2
+    assert result.snapshot.summary.new_bytes <= result.snapshot.summary.bytes - (32 << 20)
