@@ -548,7 +548,8 @@ class Store:
         """A file of snapshot `spec` as a read-only, seekable binary file object.
 
         It is read lazily from the store, chunk by chunk, each chunk verified, with at most
-        two chunks in memory, so pyarrow can stream a table bigger than memory from it.
+        four chunks in memory (two read, two fetched ahead), so pyarrow can stream a table
+        bigger than memory from it.
         For the snapshot of a single file, `path` may be left out. No lock is held while
         the file is open: a concurrent `gc` may remove the data of a forgotten snapshot.
         """

@@ -2,7 +2,9 @@
 
 `ChunkedFile` holds at most `cache_chunks` verified chunks in memory (two by default: a
 reader that steps back across a chunk boundary, as Parquet readers do between a column
-chunk and the footer, does not refetch), so memory stays bounded whatever the file size.
+chunk and the footer, does not refetch), plus the `read_ahead` chunks after the one last
+loaded, fetched in the background (two by default: on S3 each chunk is a GET, and a file
+read in order waited a round trip per MiB), so memory stays bounded whatever the file size.
 Wrap it in `io.BufferedReader` for small reads, or hand it to pyarrow as
 `pa.PythonFile(f, mode="r")`.
 """
@@ -13,6 +15,7 @@ import io
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from snapkit.errors import CorruptObject
 from snapkit.objects.store import ObjectStore
@@ -34,6 +37,7 @@ class ChunkedFile(io.RawIOBase):
         size: int,
         *,
         cache_chunks: int = 2,
+        read_ahead: int = 2,
         name: str = "",
     ) -> None:
         super().__init__()
@@ -44,9 +48,12 @@ class ChunkedFile(io.RawIOBase):
         self._starts = _chunk_starts(objects, self.chunks, size, name)
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_chunks = max(1, cache_chunks)
+        self._read_ahead = max(0, read_ahead)
+        self._ahead: dict[int, Future[bytes]] = {}  # chunk number → its fetch, under way
+        self._pool: ThreadPoolExecutor | None = None
         self._pos = 0
         self.chunks_loaded = 0  # fetches from the store (a re-read after eviction counts)
-        self.max_resident_chunks = 0  # the most chunks ever held at once
+        self.max_resident_chunks = 0  # the most chunks ever held at once (cached or ahead)
 
     # -- io.RawIOBase ---------------------------------------------------------------
 
@@ -86,6 +93,10 @@ class ChunkedFile(io.RawIOBase):
 
     def close(self) -> None:
         self._cache.clear()
+        self._drop_ahead(keep=range(0))
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         super().close()
 
     # -- chunks ---------------------------------------------------------------------
@@ -96,20 +107,48 @@ class ChunkedFile(io.RawIOBase):
         if data is not None:
             self._cache.move_to_end(cid)
             return data
+        ahead = self._ahead.pop(index, None)
+        if ahead is None:
+            self.chunks_loaded += 1
         try:
-            data = self.objects.read_chunk(cid)
+            data = ahead.result() if ahead is not None else self._fetch(index)
         except CorruptObject as exc:
             if not self.name:
                 raise
             raise CorruptObject(
                 f"{exc} (it holds part of {self.name})", key=exc.key, chunk=exc.chunk
             ) from exc
-        self.chunks_loaded += 1
         self._cache[cid] = data
         if len(self._cache) > self._cache_chunks:
             self._cache.popitem(last=False)
-        self.max_resident_chunks = max(self.max_resident_chunks, len(self._cache))
+        self._fetch_ahead(index)
+        self.max_resident_chunks = max(
+            self.max_resident_chunks, len(self._cache) + len(self._ahead)
+        )
         return data
+
+    def _fetch(self, index: int) -> bytes:
+        """One chunk from the store, verified (called here and by the read-ahead threads)."""
+        return self.objects.read_chunk(self.chunks[index])
+
+    def _fetch_ahead(self, index: int) -> None:
+        """Start fetching the `read_ahead` chunks after `index` not held yet; drop fetches
+        outside that window (the reader jumped elsewhere)."""
+        window = range(index + 1, min(index + 1 + self._read_ahead, len(self.chunks)))
+        self._drop_ahead(keep=window)
+        if not window:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._read_ahead, thread_name_prefix="snap-ahead")
+        for i in window:
+            if i not in self._ahead and self.chunks[i] not in self._cache:
+                self._ahead[i] = self._pool.submit(self._fetch, i)
+                self.chunks_loaded += 1
+
+    def _drop_ahead(self, keep: range) -> None:
+        for i in [i for i in self._ahead if i not in keep]:
+            if self._ahead.pop(i).cancel():  # (one already running finishes, unused)
+                self.chunks_loaded -= 1
 
     def _check_open(self) -> None:
         if self.closed:

@@ -45,13 +45,49 @@ def chunk_starts(store: Store, entry: FileEntry) -> list[int]:
     return starts
 
 
-def test_reads_whole_file_byte_identically_with_two_chunks_at_most(store, big) -> None:
+def test_reads_whole_file_byte_identically_with_four_chunks_at_most(store, big) -> None:
     data, entry = big
     with open_chunked(store, entry) as f:
         assert f.readable() and f.seekable() and not f.writable()
         assert f.read() == data
-        assert f.max_resident_chunks == 2
+        assert f.max_resident_chunks == 4  # two cached, two read ahead
         assert f.chunks_loaded == len(entry.chunks)  # each chunk fetched once, in order
+
+
+def test_the_next_chunks_are_fetched_before_they_are_asked_for(store, big, monkeypatch) -> None:
+    """On S3 each chunk is a GET: a file read in order no longer waits a round trip per
+    chunk. Reading the first bytes starts fetching chunks 1 and 2 in the background; the
+    whole file is still fetched once, and a jump elsewhere drops the fetches it made
+    useless."""
+    import threading
+
+    data, entry = big
+    objects = store.repo.objects
+    fetched: list[tuple[str, str]] = []
+    read_chunk = objects.read_chunk
+
+    def recording(cid: str) -> bytes:
+        fetched.append((threading.current_thread().name, cid))
+        return read_chunk(cid)
+
+    monkeypatch.setattr(objects, "read_chunk", recording)
+    with open_chunked(store, entry) as f:
+        assert f.read(10) == data[:10]
+        for ahead in list(f._ahead.values()):
+            ahead.result()
+        assert len(entry.chunks) >= 6
+        assert [c for _, c in fetched] == list(entry.chunks[:3])
+        assert [t.startswith("snap-ahead") for t, _ in fetched] == [False, True, True]
+        assert f.read() == data[10:]
+        assert sorted(c for _, c in fetched) == sorted(entry.chunks)
+        f.seek(0)
+        f.read(10)  # chunk 0 again: it left the cache; 1 and 2 are fetched ahead again
+        assert set(f._ahead) == {1, 2}
+        middle = chunk_starts(store, entry)[3]
+        f.seek(middle)
+        assert f.read(10) == data[middle : middle + 10]
+        assert set(f._ahead) == {4, 5}  # 1 and 2 dropped
+        assert f.max_resident_chunks <= 4
 
 
 def test_seeks_start_middle_across_a_boundary_end_and_past_end(store, big) -> None:
@@ -71,7 +107,7 @@ def test_seeks_start_middle_across_a_boundary_end_and_past_end(store, big) -> No
         assert f.read(10) == b""
         assert f.seek(0) == 0
         assert f.read(7) == data[:7]
-        assert f.max_resident_chunks <= 2
+        assert f.max_resident_chunks <= 4
 
 
 def test_readinto_fills_across_chunks(store, big) -> None:
