@@ -7,31 +7,49 @@ import json
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from itertools import accumulate
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from snapkit.errors import CorruptObject
 from snapkit.snapshot.model import FileEntry, TableFacts
 
-TREE_SCHEMA = pa.schema(
-    [
-        ("path", pa.string()),
-        ("kind", pa.string()),
-        ("size", pa.int64()),
-        ("mode", pa.int32()),
-        ("mtime_ns", pa.int64()),
-        ("hash", pa.string()),
-        ("chunks", pa.list_(pa.string())),
-        ("link_target", pa.string()),
-        ("table_format", pa.string()),
-        ("table_rows", pa.int64()),
-        ("table_columns", pa.list_(pa.string())),
-        ("table_schema", pa.string()),
-    ],
-    metadata={"snapkit.tree.version": "1"},
-)
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+# pyarrow (with numpy, ≈0.13 s) is imported by the functions that need it, not with this
+# module: `snap log`, `tag`, `runs`, `unlock` never read a tree and start in half the time.
+
+
+def __getattr__(name: str) -> object:
+    if name == "TREE_SCHEMA":
+        return tree_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@cache
+def tree_schema() -> pa.Schema:
+    """The columns of a tree (docs/format.md §6)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("path", pa.string()),
+            ("kind", pa.string()),
+            ("size", pa.int64()),
+            ("mode", pa.int32()),
+            ("mtime_ns", pa.int64()),
+            ("hash", pa.string()),
+            ("chunks", pa.list_(pa.string())),
+            ("link_target", pa.string()),
+            ("table_format", pa.string()),
+            ("table_rows", pa.int64()),
+            ("table_columns", pa.list_(pa.string())),
+            ("table_schema", pa.string()),
+        ],
+        metadata={"snapkit.tree.version": "1"},
+    )
 
 
 def encode_tree(entries: Iterable[FileEntry]) -> bytes:
@@ -52,9 +70,11 @@ class TreeWriter:
     """
 
     def __init__(self, batch_rows: int = 16384) -> None:
+        import pyarrow.parquet as pq
+
         self._out = io.BytesIO()
         self._writer = pq.ParquetWriter(
-            self._out, TREE_SCHEMA, compression="zstd", use_dictionary=["kind"]
+            self._out, tree_schema(), compression="zstd", use_dictionary=["kind"]
         )
         self._rows: list[FileEntry] = []
         self._batch_rows = batch_rows
@@ -80,6 +100,8 @@ class TreeWriter:
 
 
 def _record_batch(rows: list[FileEntry]) -> pa.RecordBatch:
+    import pyarrow as pa
+
     facts = [e.table for e in rows]
     columns = [
         _strings([e.path for e in rows]),
@@ -92,7 +114,7 @@ def _record_batch(rows: list[FileEntry]) -> pa.RecordBatch:
         _strings([e.link_target for e in rows]),
     ]
     if facts.count(None) == len(rows):  # no table in the batch (checked in C)
-        columns += [pa.nulls(len(rows), TREE_SCHEMA.field(i).type) for i in range(8, 12)]
+        columns += [pa.nulls(len(rows), tree_schema().field(i).type) for i in range(8, 12)]
     else:
         columns += [
             _strings([t.format if t else None for t in facts]),
@@ -100,11 +122,13 @@ def _record_batch(rows: list[FileEntry]) -> pa.RecordBatch:
             _string_lists([t.columns if t else None for t in facts]),
             _strings([json.dumps([list(p) for p in t.schema]) if t else None for t in facts]),
         ]
-    return pa.RecordBatch.from_arrays(columns, schema=TREE_SCHEMA)
+    return pa.RecordBatch.from_arrays(columns, schema=tree_schema())
 
 
 def _validity(values: Sequence[object]) -> tuple[pa.Buffer | None, int]:
     """Arrow's validity bitmap (LSB first) for `values`, None when nothing is null."""
+    import pyarrow as pa
+
     if None not in values:  # the common case, checked in C
         return None, 0
     if values.count(None) == len(values):  # a column no row has (table facts of non-tables)
@@ -117,10 +141,14 @@ def _validity(values: Sequence[object]) -> tuple[pa.Buffer | None, int]:
 
 
 def _offsets(lengths: Iterable[int]) -> pa.Buffer:
+    import pyarrow as pa
+
     return pa.py_buffer(array("i", accumulate(lengths, initial=0)))
 
 
 def _strings(values: Sequence[str | None]) -> pa.Array:
+    import pyarrow as pa
+
     validity, nulls = _validity(values)
     texts: Sequence[str] = [v or "" for v in values] if nulls else values  # type: ignore[assignment]
     joined = "".join(texts)
@@ -134,6 +162,8 @@ def _strings(values: Sequence[str | None]) -> pa.Array:
 
 
 def _ints(kind: pa.DataType, values: Sequence[int | None]) -> pa.Array:
+    import pyarrow as pa
+
     code = "q" if kind == pa.int64() else "i"
     validity, nulls = _validity(values)
     data = array(code, (v if v is not None else 0 for v in values) if nulls else values)
@@ -141,6 +171,8 @@ def _ints(kind: pa.DataType, values: Sequence[int | None]) -> pa.Array:
 
 
 def _string_lists(values: Sequence[Sequence[str] | None]) -> pa.Array:
+    import pyarrow as pa
+
     child = _strings([item for v in values if v is not None for item in v])
     validity, nulls = _validity(values)
     offsets = _offsets(len(v) if v is not None else 0 for v in values)
@@ -224,7 +256,7 @@ class TreeTable:
 
     def entries(self, rows: Sequence[int]) -> list[FileEntry]:
         """The entries of `rows`."""
-        return list(_entries(self._values(TREE_SCHEMA.names, rows)))
+        return list(_entries(self._values(tree_schema().names, rows)))
 
     def column(self, name: str, rows: Sequence[int]) -> list:
         """One column's Python values for `rows`, e.g. paths, kinds or sizes."""
@@ -264,6 +296,8 @@ class TreeTable:
 
     def _decode(self, group: int, names: list[str]) -> pa.Table:
         """The columns `names` of one row group (the last group's columns are kept)."""
+        import pyarrow as pa
+
         if group != self._group:
             self._group, self._decoded = group, {}
         missing = [name for name in names if name not in self._decoded]
@@ -282,12 +316,15 @@ class TreeTable:
 def read_tree_table(tree_id: str, data: bytes) -> TreeTable:
     """The tree in `data` as a TreeTable; CorruptObject if it is not a readable tree (a
     row group found unreadable later raises the same error)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         file = pq.ParquetFile(pa.BufferReader(data))  # (holds `data`, no copy)
         schema = file.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(tree_id, exc) from exc
-    if not schema.equals(TREE_SCHEMA):
+    if not schema.equals(tree_schema()):
         raise _unreadable(tree_id, "its columns are not a tree's")
     return TreeTable(tree_id, file)
 
@@ -305,6 +342,8 @@ _GAP_ROWS = 64
 def _pick(table: pa.Table, rows: Sequence[int]) -> dict[str, list]:
     """Python values of each column of `table` for `rows` (increasing row numbers), read
     from zero-copy slices of the runs of rows."""
+    import pyarrow as pa
+
     if isinstance(rows, range) and rows.step == 1:
         return table.slice(rows.start, len(rows)).to_pydict()
     spans, places = _spans(rows)
