@@ -103,8 +103,20 @@ class Store:
             excludes=tuple(exclude),
             source_label=self._label(source),
         )
-        with self._shared("take"):
+        with self._shared("take") as mine:
+            options = replace(options, recover=self._writer_may_have_died(mine))
             return take_snapshot(self.repo, source, options, progress)
+
+    def _writer_may_have_died(self, mine: LockInfo | None) -> bool:
+        """Whether a take should look for packs without an index (listing every pack: on
+        S3 a request per 1,000). Only a writer killed mid-way leaves such packs, and it
+        leaves its lock too: a take that fails otherwise names the packs it wrote in an
+        index before it lets go of its lock (`PackWriter.__exit__`), and `snap unlock`
+        indexes them before removing a lock. So: only when another lock, live or stale,
+        is in the store."""
+        if mine is None:
+            return True
+        return any(other.id != mine.id for other in self.locks.list())
 
     def take_paths(
         self,
@@ -530,7 +542,13 @@ class Store:
             return apply_gc(self.repo, plan, progress)
 
     def unlock(self, *, stale_only: bool = False) -> list[LockInfo]:
-        """Remove store locks (all, or only those whose process is gone or silent)."""
+        """Remove store locks (all, or only those whose process is gone or silent).
+
+        A writer's lock left behind is what sends the next take looking for the packs it
+        wrote without an index; they are indexed here first, so removing it loses none."""
+        if self.locks.list():
+            self.repo.load_index()
+            self.repo.recover_unindexed_packs()
         return self.locks.remove(stale_only=stale_only)
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ mid-way leaves packs that `ObjectStore.recover_unindexed_packs` can index again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -164,8 +165,26 @@ class PackWriter:
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
+        failed = exc_type is not None
         try:
-            if exc_type is None:
+            if not failed:
                 self.flush()
+        except BaseException:
+            failed = True  # (an upload that failed surfaces here)
+            raise
         finally:
             self.close()
+            if failed:
+                self._index_what_landed()
+
+    def _index_what_landed(self) -> None:
+        """After a failure, name the packs that did land in an index object, so that the
+        next take reuses them without listing every pack (`Store.take` looks for packs
+        without an index only when a lock shows a writer may have died). Best effort: if
+        the store cannot be written to any more, the take's lock stays behind too, and
+        that sends the next take looking."""
+        with self._lock:
+            batch = self._take_unindexed(1)
+        if batch:
+            with contextlib.suppress(Exception):
+                self.objects.write_index(batch)

@@ -52,6 +52,10 @@ class TakeOptions:
     # record, so pipeline step snapshots (whose lineage is the run record) skip it.
     find_parent: bool = True
     threads: int = 0  # 0: chosen from the CPU count
+    # Look for packs an interrupted writer left without an index (Repo.
+    # recover_unindexed_packs lists every pack). Store.take turns it off when no other
+    # lock is in the store: a writer that died keeps its lock (see PackWriter.__exit__).
+    recover: bool = True
 
 
 def take(
@@ -67,7 +71,8 @@ def take(
         source = Path(os.path.realpath(source))
     items = scan(source, Ignore.for_root(source, options.excludes), options.include)
     repo.load_index()
-    repo.recover_unindexed_packs()
+    if options.recover:
+        repo.recover_unindexed_packs()
 
     # One pass, streamed in path order: scan → stat-cache look-up → read what changed →
     # tree rows. Memory holds a window of files, not the whole tree.

@@ -242,10 +242,15 @@ def test_check_reads_packs_in_parallel_and_reports_each_in_index_order(store, tm
     ]
 
 
-def test_unindexed_packs_are_looked_for_once_per_store_and_again_after_a_failure(store, tmp_path):
-    """Recovery lists every pack (a request per 1,000 on S3): a `snap run` takes before and
-    after each step, so one opened store does it at its first take only, and again after a
-    take failed, whose landed packs the next take then reuses."""
+def test_unindexed_packs_are_looked_for_only_when_a_writer_may_have_died(store, tmp_path):
+    """Looking for packs without an index lists every pack (a request per 1,000 on S3). A
+    take does it only when another lock, live or stale, is in the store: a take that fails
+    indexes the packs that landed before letting go of its lock, and the next one reuses
+    them without looking. A lock left by a killed writer sends the next take looking, once
+    per opened store (a `snap run` takes before and after every step)."""
+    from snapkit.snapshot.locks import LockInfo
+    from snapkit.snapshot.take import TakeOptions, take
+
     listings: list[str] = []
     drop = {"puts": 0}
 
@@ -257,15 +262,31 @@ def test_unindexed_packs_are_looked_for_once_per_store_and_again_after_a_failure
             if drop["puts"] == 0:
                 raise StoreUnavailable(f"cannot reach the store while writing {key}")
 
-    s = _store_on(FaultyStorage(LocalStorage(store.repo.storage.root), watch), tmp_path)
-    for i in range(3):
+    def opened() -> Store:
+        return _store_on(FaultyStorage(LocalStorage(store.repo.storage.root), watch), tmp_path)
+
+    s = opened()
+    for i in range(2):
         write(tmp_path / f"src{i}/f.bin", random_bytes(100_000, seed=i))
         s.take(tmp_path / f"src{i}")
-    assert len(listings) == 1
+    assert listings == []
     src = _source(tmp_path)
     drop["puts"] = 3  # two packs land, the third fails
     with pytest.raises(StoreUnavailable):
-        s.take(src)
-    result = s.take(src)
-    assert len(listings) == 2
+        opened().take(src)
+    result = opened().take(src)  # another process: no lock left, the two packs indexed
+    assert listings == []
     assert result.snapshot.summary.new_bytes <= result.snapshot.summary.bytes - (32 << 20)
+
+    dead = LockInfo("f" * 32, "shared", "take", "elsewhere", 1, "u", 0.0, 0.0)  # long stale
+    s = opened()
+    s.locks._write(dead)
+    write(tmp_path / "src9/f.bin", random_bytes(100_000, seed=9))
+    s.take(tmp_path / "src9")
+    s.take(tmp_path / "src9")
+    assert len(listings) == 1  # once per opened store
+    assert [i.id for i in s.unlock(stale_only=True)] == [dead.id]
+    repo = opened().repo
+    for _ in range(2):  # a pipeline's step snapshots (one store, many takes): the first looks
+        take(repo, tmp_path / "src9", TakeOptions())
+    assert len(listings) == 2
