@@ -8,6 +8,7 @@ store.restore("raw-v1", "restored/raw")
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from snapkit.config import StoreLocation, locate_store
-from snapkit.errors import NotFound, Refused, UsageError
+from snapkit.errors import Locked, NotFound, Refused, UsageError
 from snapkit.progress import Progress
 from snapkit.snapshot.locks import LockInfo, LockManager
 from snapkit.snapshot.model import FileEntry, Snapshot
@@ -545,10 +546,14 @@ class Store:
         """Remove store locks (all, or only those whose process is gone or silent).
 
         A writer's lock left behind is what sends the next take looking for the packs it
-        wrote without an index; they are indexed here first, so removing it loses none."""
+        wrote without an index; they are indexed here first, so removing it loses none.
+        That is done under a shared lock of its own, so no gc deletes a pack meanwhile; a
+        live gc or forget holding the store (only `snap unlock` without --stale-only
+        removes its lock) left no take's packs behind, and then it is skipped."""
         if self.locks.list():
-            self.repo.load_index()
-            self.repo.recover_unindexed_packs()
+            with contextlib.suppress(Locked), self._shared("unlock"):
+                self.repo.load_index()
+                self.repo.recover_unindexed_packs()
         return self.locks.remove(stale_only=stale_only)
 
     def close(self) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
+import time
 from pathlib import Path
 
+import blake3
 import pytest
 
 from snapkit.api import Store
@@ -290,3 +293,35 @@ def test_unindexed_packs_are_looked_for_only_when_a_writer_may_have_died(store, 
     for _ in range(2):  # a pipeline's step snapshots (one store, many takes): the first looks
         take(repo, tmp_path / "src9", TakeOptions())
     assert len(listings) == 2
+
+
+def test_unlock_indexes_what_a_killed_writer_left_before_removing_its_lock(store, tmp_path):
+    """A killed take's lock is what sends the next take looking for its packs: `unlock`
+    indexes them first. With a live gc holding the store (only a full unlock removes its
+    lock), that step is skipped and the locks still go."""
+    from snapkit.objects.packs import CODEC_RAW, PackBuilder
+    from snapkit.objects.store import pack_key
+    from snapkit.snapshot.locks import LockInfo
+
+    data = random_bytes(50_000, seed=3)
+    cid = blake3.blake3(data).hexdigest()
+    builder = PackBuilder(1 << 20)
+    builder.add(cid, data, len(data), CODEC_RAW)
+    pack_id, body, _ = builder.finish()
+    store.repo.storage.put_if_absent(pack_key(pack_id), bytes(body))  # no index names it
+    root = store.repo.storage.root
+    killed = LockInfo("a" * 32, "shared", "take", "elsewhere", 1, "u", 0.0, 0.0)
+    store.locks._write(killed)
+
+    fresh = _store_on(LocalStorage(root), tmp_path)
+    assert [i.id for i in fresh.unlock(stale_only=True)] == [killed.id]
+    after = _store_on(LocalStorage(root), tmp_path)
+    after.repo.load_index()
+    assert after.repo.objects.locate(cid).pack == pack_id
+
+    now = time.time()
+    gc_lock = LockInfo(
+        "b" * 32, "exclusive", "gc", socket.gethostname(), os.getpid(), "u", now, now
+    )
+    store.locks._write(gc_lock)
+    assert [i.id for i in _store_on(LocalStorage(root), tmp_path).unlock()] == [gc_lock.id]
