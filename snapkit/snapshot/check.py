@@ -78,9 +78,10 @@ def _check(repo: Repo, read_fraction: float, progress: Progress) -> CheckReport:
 def _check_snapshots(repo: Repo, report: CheckReport) -> dict[str, list[str]]:
     """Refs and snapshot records; returns tree id → snapshots using it."""
     ids = set(repo.snapshot_ids())
-    for exc in repo.refs.unreadable():
+    refs, unreadable = repo.refs.read_all()
+    for exc in unreadable:
         report.problems.append(Problem("corrupt-ref", exc.key, str(exc)))
-    for ref in repo.refs.list():
+    for ref in refs:
         if ref.snapshot not in ids:
             report.problems.append(
                 Problem(

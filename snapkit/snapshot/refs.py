@@ -119,11 +119,16 @@ class RefStore:
 
     def list(self) -> list[Ref]:
         """Every readable tag (an unreadable one is left out here; `check` reports it)."""
-        refs = [ref for ref in self._all() if isinstance(ref, Ref)]
-        return sorted(refs, key=lambda r: r.name)
+        return self.read_all()[0]
 
     def unreadable(self) -> list[CorruptObject]:
-        return [exc for exc in self._all() if isinstance(exc, CorruptObject)]
+        return self.read_all()[1]
+
+    def read_all(self) -> tuple[list[Ref], list[CorruptObject]]:
+        """The readable tags by name, and the errors of the unreadable ones (one pass)."""
+        found = self._all()
+        refs = sorted((r for r in found if isinstance(r, Ref)), key=lambda r: r.name)
+        return refs, [exc for exc in found if isinstance(exc, CorruptObject)]
 
     def _all(self) -> list[Ref | CorruptObject | None]:
         """Each listed tag read: its Ref, None for a tombstone (or one deleted since the
