@@ -206,7 +206,9 @@ class ObjectStore:
         return entry
 
     def read_chunk(self, chunk_id: str) -> bytes:
-        for _, data in self.fetch([chunk_id]):
+        """One chunk, verified, read in the calling thread (`fetch` would start a pool of
+        threads for it: lazily read files and their read-ahead call this per chunk)."""
+        for _, data in self._read_group([(chunk_id, self.locate(chunk_id))], copy=True):
             return data
         raise NotFound(f"chunk {chunk_id} is not in the store")
 
