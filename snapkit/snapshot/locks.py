@@ -29,6 +29,7 @@ from snapkit.storage.base import Storage
 PREFIX = "locks/"
 REFRESH_SECONDS = 60.0
 STALE_SECONDS = 300.0
+SETTLE_SECONDS = 2.0  # how long a locker waits for a newer conflicting lock to back off
 Kind = Literal["shared", "exclusive"]
 
 
@@ -152,7 +153,7 @@ class LockManager:
                 refreshed=now,
             )
             self._write(mine)
-            blocker = self._conflict(mine)
+            blocker = self._settle(mine, self._conflict(mine))
             if blocker is None:
                 return mine
             self.storage.delete(PREFIX + mine.id)
@@ -164,6 +165,21 @@ class LockManager:
                 )
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
+
+    def _settle(self, mine: LockInfo, blocker: LockInfo | None) -> LockInfo | None:
+        """Two lockers that write their locks at the same moment each see the other's and
+        both back off: a take started just as a gc did failed although the gc gave way.
+        A conflicting lock created after ours belongs to a locker that will see ours and
+        back off, as ours would; give it SETTLE_SECONDS to go. (The earlier one of the two
+        does not wait, so they never both wait; a newer lock that stays is a holder that
+        looked before ours landed, and then we give up as before.)"""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while blocker is not None and blocker.created > mine.created:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+            blocker = self._conflict(mine)
+        return blocker
 
     def _conflict(self, mine: LockInfo | None) -> LockInfo | None:
         """A live lock that excludes `mine` (None: a reader without a lock of its own)."""

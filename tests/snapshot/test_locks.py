@@ -91,3 +91,47 @@ def test_gc_refuses_while_a_take_holds_its_lock(store, tmp_path):
         store.gc(dry_run=False)
     store.take(tmp_path / "a")
     assert store.locks.list() == []  # released after use
+
+
+def test_of_two_lockers_that_collide_the_earlier_one_wins(store):
+    """A take and a gc write their locks at the same moment, so each sees the other's: the
+    newer one (gc) backs off, and the take waits for it to go instead of giving up too.
+    Staged: gc writes its lock after the take wrote its own, and lists only once the take
+    has read gc's lock."""
+    from tests.faults import FaultyStorage
+
+    gc_wrote, take_saw_gc = threading.Event(), threading.Event()
+    gc_result: list[object] = []
+
+    def gc() -> None:
+        def wait_for_the_take(op: str, key: str) -> None:
+            if op == "list" and key == "locks/":
+                gc_wrote.set()
+                assert take_saw_gc.wait(10)
+
+        try:
+            manager = LockManager(FaultyStorage(store.repo.storage, wait_for_the_take))
+            with manager.hold("exclusive", "gc"):
+                gc_result.append("held")
+        except Locked as exc:
+            gc_result.append(exc)
+
+    own: list[str] = []
+    started: list[threading.Thread] = []
+
+    def stage(op: str, key: str) -> None:
+        if op == "put" and key.startswith("locks/"):
+            own.append(key)
+        elif op == "list" and key == "locks/" and not started:
+            started.append(threading.Thread(target=gc))
+            started[0].start()
+            assert gc_wrote.wait(10)
+        elif op == "get" and key.startswith("locks/") and key not in own:
+            take_saw_gc.set()
+
+    take = LockManager(FaultyStorage(store.repo.storage, stage))
+    with take.hold("shared", "take") as mine:
+        started[0].join(10)
+        assert mine is not None and [i.id for i in take.list()] == [mine.id]
+    assert len(gc_result) == 1 and isinstance(gc_result[0], Locked)
+    assert "snap take" in str(gc_result[0])
