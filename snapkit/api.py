@@ -113,11 +113,9 @@ class Store:
         S3 a request per 1,000). Only a writer killed mid-way leaves such packs, and it
         leaves its lock too: a take that fails otherwise names the packs it wrote in an
         index before it lets go of its lock (`PackWriter.__exit__`), and `snap unlock`
-        indexes them before removing a lock. So: only when another lock, live or stale,
-        is in the store."""
-        if mine is None:
-            return True
-        return any(other.id != mine.id for other in self.locks.list())
+        indexes them before removing a lock. So: only when acquiring our lock found
+        another, live or stale, in the store (no second look at `locks/`)."""
+        return mine is None or bool(self.locks.others_seen(mine))
 
     def take_paths(
         self,

@@ -54,3 +54,24 @@ class FaultyStorage(Storage):
     def delete(self, key: str) -> None:
         self.fault("delete", key)
         self.inner.delete(key)
+
+
+def first_two_gets_meet(prefix: str) -> tuple[Callable[[str, str], None], list[str]]:
+    """A FaultyStorage hook whose first two GETs under `prefix` wait for each other at a
+    barrier: reads made one after the other never pass it (BrokenBarrierError after 10 s).
+    Returns the hook and the keys that met."""
+    import threading
+
+    meet = threading.Barrier(2, timeout=10)
+    met: list[str] = []
+    lock = threading.Lock()
+
+    def hook(op: str, key: str) -> None:
+        with lock:
+            first_two = op == "get" and key.startswith(prefix) and len(met) < 2
+            if first_two:
+                met.append(key)
+        if first_two:
+            meet.wait()
+
+    return hook, met

@@ -79,6 +79,7 @@ class LockManager:
         self.storage = storage
         self.refresh = refresh
         self.stale_after = stale_after
+        self._seen: dict[str, list[LockInfo]] = {}  # our lock id → the others it found
 
     def list(self) -> list[LockInfo]:
         out = []
@@ -128,6 +129,7 @@ class LockManager:
         except BaseException:
             stop.set()
             refresher.join()
+            self._seen.pop(info.id, None)
             # the error that stopped the work matters more than a lock we cannot remove
             # (it turns stale); don't let a failed delete hide it
             with contextlib.suppress(SnapError):
@@ -135,6 +137,7 @@ class LockManager:
             raise
         stop.set()
         refresher.join()
+        self._seen.pop(info.id, None)
         self.storage.delete(PREFIX + info.id)
 
     def _acquire(self, kind: Kind, command: str, wait: float) -> LockInfo:
@@ -157,6 +160,7 @@ class LockManager:
             if blocker is None:
                 return mine
             self.storage.delete(PREFIX + mine.id)
+            self._seen.pop(mine.id, None)
             if time.monotonic() + delay > deadline:
                 raise Locked(
                     f"store is locked: {blocker.describe()}",
@@ -184,12 +188,19 @@ class LockManager:
     def _conflict(self, mine: LockInfo | None) -> LockInfo | None:
         """A live lock that excludes `mine` (None: a reader without a lock of its own)."""
         now = time.time()
-        for other in self.list():
+        locks = self.list()
+        if mine is not None:
+            self._seen[mine.id] = [other for other in locks if other.id != mine.id]
+        for other in locks:
             if (mine and other.id == mine.id) or other.is_stale(now, self.stale_after):
                 continue
             if (mine and mine.kind == "exclusive") or other.kind == "exclusive":
                 return other
         return None
+
+    def others_seen(self, mine: LockInfo) -> list[LockInfo]:
+        """The other locks, live or stale, that acquiring `mine` last found (no new look)."""
+        return self._seen.get(mine.id, [])
 
     def _write(self, info: LockInfo) -> None:
         doc = asdict(info)

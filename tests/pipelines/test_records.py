@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 from snapkit.pipeline.records import RUNS, RunRecord, RunStore, new_run_id
 from snapkit.storage.local import LocalStorage
-from tests.faults import FaultyStorage
+from tests.faults import FaultyStorage, first_two_gets_meet
 
 
 def _record(run_id: str, pipeline: str) -> RunRecord:
@@ -34,17 +32,7 @@ def test_runs_are_read_several_at_a_time_oldest_first(tmp_path) -> None:
     ids = sorted(new_run_id() for _ in range(10))
     for i, run_id in enumerate(ids):
         RunStore(storage).save(_record(run_id, f"p{i % 3}"))
-    meet = threading.Barrier(2, timeout=10)
-    met: list[str] = []
-    lock = threading.Lock()
-
-    def two_at_once(op: str, key: str) -> None:
-        with lock:
-            first_two = op == "get" and key.startswith(RUNS) and len(met) < 2
-            if first_two:
-                met.append(key)
-        if first_two:
-            meet.wait()
+    two_at_once, met = first_two_gets_meet(RUNS)
 
     records = RunStore(FaultyStorage(storage, two_at_once)).all()
     assert len(met) == 2

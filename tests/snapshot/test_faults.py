@@ -255,11 +255,14 @@ def test_unindexed_packs_are_looked_for_only_when_a_writer_may_have_died(store, 
     from snapkit.snapshot.take import TakeOptions, take
 
     listings: list[str] = []
+    lock_looks: list[str] = []
     drop = {"puts": 0}
 
     def watch(op: str, key: str) -> None:
         if op == "list" and key == "data/":
             listings.append(key)
+        if op == "list" and key == "locks/":
+            lock_looks.append(key)
         if op == "put" and key.startswith("data/") and drop["puts"]:
             drop["puts"] -= 1
             if drop["puts"] == 0:
@@ -273,6 +276,7 @@ def test_unindexed_packs_are_looked_for_only_when_a_writer_may_have_died(store, 
         write(tmp_path / f"src{i}/f.bin", random_bytes(100_000, seed=i))
         s.take(tmp_path / f"src{i}")
     assert listings == []
+    assert len(lock_looks) == 2  # one look per take, when its lock is acquired
     src = _source(tmp_path)
     drop["puts"] = 3  # two packs land, the third fails
     with pytest.raises(StoreUnavailable):

@@ -91,7 +91,7 @@ def test_tags_are_read_several_at_a_time_and_sorted(store, two_snapshots):
     meet at a barrier, which sequential reads would never pass. Tombstones and an
     unreadable tag are left out of the list; `unreadable` names the latter."""
     from snapkit.snapshot.refs import PREFIX, RefStore
-    from tests.faults import FaultyStorage
+    from tests.faults import FaultyStorage, first_two_gets_meet
 
     first, _ = two_snapshots
     names = [f"run/{i:02d}" for i in range(12)]
@@ -99,17 +99,7 @@ def test_tags_are_read_several_at_a_time_and_sorted(store, two_snapshots):
         store.repo.refs.set(name, first)
     store.repo.refs.delete("run/03")
     store.repo.storage.put(PREFIX + "run/07", b"{not json")
-    meet = threading.Barrier(2, timeout=10)
-    met: list[str] = []
-    lock = threading.Lock()
-
-    def two_at_once(op: str, key: str) -> None:
-        with lock:
-            first_two = op == "get" and key.startswith(PREFIX) and len(met) < 2
-            if first_two:
-                met.append(key)
-        if first_two:
-            meet.wait()
+    two_at_once, met = first_two_gets_meet(PREFIX)
 
     refs = RefStore(FaultyStorage(store.repo.storage, two_at_once))
     listed = refs.list()
