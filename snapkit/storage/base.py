@@ -38,7 +38,8 @@ class Storage(ABC):
 
     @abstractmethod
     def get_range(self, key: str, offset: int, length: int) -> bytes:
-        """Return `length` bytes from `offset` (fewer only at the end of the object)."""
+        """Return `length` bytes from `offset` (fewer only at the end of the object): any
+        bytes-like object (the local store maps large ranges of its files: a memoryview)."""
 
     @abstractmethod
     def get_with_etag(self, key: str) -> tuple[bytes, str]:

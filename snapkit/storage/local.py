@@ -26,7 +26,7 @@ import blake3
 
 from snapkit.errors import Conflict, NotFound, SnapError, StoreUnavailable, from_os_error
 from snapkit.storage.base import ObjectInfo, Storage
-from snapkit.storage.fileio import pread_exactly, write_all, write_past_cache
+from snapkit.storage.fileio import map_range, write_all, write_past_cache
 from snapkit.storage.keys import check_key, check_prefix
 
 RESERVED = ".snapkit-"
@@ -37,7 +37,7 @@ LOCK_DIR = RESERVED + "locks"
 DEFERRED_PREFIX = "data/"
 _MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EISDIR)
 # Objects at least this big (packs) are written bypassing the page cache where the file
-# system allows it, and ranges at least this big are read in pieces: see fileio.
+# system allows it, and ranges at least this big are mapped rather than copied: see fileio.
 DIRECT_MIN = 1 << 20
 
 
@@ -70,10 +70,10 @@ class LocalStorage(Storage):
             raise ValueError(f"bad range offset={offset} length={length}")
         path = self._path(key)
         try:
-            if length >= DIRECT_MIN:  # a pack's chunks for a restore: a bytearray, in pieces
+            if length >= DIRECT_MIN:  # a pack's chunks for a restore: mapped, not copied
                 fd = os.open(path, os.O_RDONLY)
                 try:
-                    return pread_exactly(fd, offset, length)
+                    return map_range(fd, offset, length)
                 finally:
                     os.close(fd)
             with path.open("rb") as f:

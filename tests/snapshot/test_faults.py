@@ -12,7 +12,7 @@ import pytest
 
 from snapkit.api import Store
 from snapkit.config import StoreLocation
-from snapkit.errors import AccessDenied, StoreUnavailable
+from snapkit.errors import AccessDenied, CorruptObject, StoreUnavailable
 from snapkit.snapshot.repo import Repo
 from snapkit.storage import ReadOnlyStorage
 from snapkit.storage.local import LocalStorage
@@ -99,6 +99,17 @@ def test_check_truncated_pack(damaged):
     pack.write_bytes(data[: len(data) // 2])
     [p] = _problems(store)
     assert p.kind == "truncated-pack" and sid in p.snapshots and "big.bin" in p.files
+
+
+def test_restore_from_a_truncated_pack_names_the_file_and_writes_nothing(damaged, tmp_path):
+    """The local store maps large ranges of packs; a range past a truncated pack's end is
+    read instead (a mapped page past the end would kill the process with SIGBUS)."""
+    store, _, _, pack = damaged
+    data = pack.read_bytes()
+    pack.write_bytes(data[: len(data) - (1 << 20)])
+    with pytest.raises(CorruptObject, match=r"big\.bin"):
+        store.restore("v1", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_check_flipped_byte_only_with_read_data(damaged):

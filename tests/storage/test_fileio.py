@@ -88,7 +88,8 @@ def test_local_store_packs_read_back_whole_and_at_any_range(tmp_path: Path, alig
     storage.close()  # the durability barrier fsyncs it
     assert storage.get("data/ab/pack1") == data
     assert storage.get_range("data/ab/pack1", 4 * MiB + 5, 8000) == data[4 * MiB + 5 :][:8000]
-    assert storage.get_range("data/ab/pack1", 7, 3 * MiB) == data[7 : 7 + 3 * MiB]  # in pieces
+    assert storage.get_range("data/ab/pack1", 7, 3 * MiB) == data[7 : 7 + 3 * MiB]  # mapped
+    assert storage.get_range("data/ab/pack1", 4 * MiB, 2 * MiB) == data[4 * MiB :]  # to the end
     assert not [p for p in (tmp_path / "store" / "data" / "ab").iterdir() if p.name != "pack1"]
 
 
@@ -102,3 +103,38 @@ def test_reads_in_pieces_return_the_range_and_stop_at_the_end(tmp_path: Path) ->
         assert fileio.pread_exactly(fd, fileio.PIECE, len(data)) == data[fileio.PIECE :]
     finally:
         os.close(fd)
+
+
+def test_mapped_ranges_hold_their_bytes_after_the_file_is_closed_and_deleted(
+    tmp_path: Path,
+) -> None:
+    """A restore reads a pack's range while gc may delete the pack: the mapping stays."""
+    data = os.urandom(3 * MiB + 123)
+    path = tmp_path / "pack"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        ranges = [(0, MiB), (4097, 2 * MiB), (MiB + 1, len(data) - MiB - 1)]
+        got = [fileio.map_range(fd, offset, length) for offset, length in ranges]
+    finally:
+        os.close(fd)
+    path.unlink()
+    for (offset, length), view in zip(ranges, got, strict=True):
+        assert isinstance(view, memoryview)
+        assert view == data[offset : offset + length]
+
+
+def test_a_range_past_the_end_of_the_file_is_read_not_mapped(tmp_path: Path) -> None:
+    """A page mapped past a file's end kills the process with SIGBUS when touched; a short
+    (truncated) pack must come back short, for the caller to report it corrupt."""
+    data = os.urandom(2 * MiB)
+    path = tmp_path / "pack"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        short = fileio.map_range(fd, MiB, 2 * MiB)
+        empty = fileio.map_range(fd, 3 * MiB, 0)
+    finally:
+        os.close(fd)
+    assert bytes(short) == data[MiB:]
+    assert bytes(empty) == b""
