@@ -217,7 +217,10 @@ def _read_packs(
 
     def one(pack_id: str) -> tuple[str, tuple[str, str, list[str]] | None, int]:
         try:
-            data = memoryview(repo.storage.get(pack_key(pack_id)))
+            # A range, not a GET: the local store maps it instead of reading it into a
+            # fresh buffer (storage/fileio.map_range); its size matched the listing.
+            size = repo.objects.pack_sizes[pack_id]
+            data = memoryview(repo.storage.get_range(pack_key(pack_id), 0, size))
         except NotFound:  # deleted since the listing (a gc on another machine)
             return pack_id, ("missing-pack", f"pack {pack_id[:12]} is missing", by_pack[pack_id]), 0
         return pack_id, _content_problem(repo, pack_id, data, by_pack[pack_id]), len(data)

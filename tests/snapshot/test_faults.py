@@ -243,7 +243,7 @@ def test_check_reads_packs_in_parallel_and_reports_each_in_index_order(store, tm
         path.write_bytes(bytes(data))
 
     def vanished(op: str, key: str) -> None:
-        if op == "get" and key == pack_key(pack_of[3]):
+        if op in ("get", "get_range") and key == pack_key(pack_of[3]):
             raise NotFound(f"no object {key}")
 
     faulty = _store_on(FaultyStorage(LocalStorage(root), vanished), tmp_path)
