@@ -13,6 +13,7 @@ from benchmarks.tools.base import (
     PULL,
     PUSH,
     RESTORE,
+    RESTORE_COLD,
     RETAKE,
     SCENARIOS,
     SIZE,
@@ -45,6 +46,7 @@ WORDS = {
     RETAKE: "re-take after 1% change / re-add",
     GROWTH: "bytes stored by the 1% change",
     RESTORE: "restore to empty folder / `dvc checkout`",
+    RESTORE_COLD: "the same, store / DVC cache not in the page cache",
     PUSH: "take into S3 / `dvc push`",
     PULL: "restore from S3 / `dvc pull` (fresh clone)",
 }

@@ -21,9 +21,10 @@ SIZE = "size"  # bytes the store (DVC cache) holds after that cold take
 RETAKE = "retake"  # take again after the 1% modification / `dvc add` again
 GROWTH = "growth"  # bytes the store (DVC cache) grew by with that re-take
 RESTORE = "restore"  # into an empty folder / `dvc checkout` after removing the data
+RESTORE_COLD = "restore-cold"  # the same with the store (DVC's cache) out of the page cache
 PUSH = "push"  # take straight into S3 / `dvc push`
 PULL = "pull"  # restore from S3 into a fresh folder, empty cache / `dvc pull` in a fresh clone
-LOCAL_SCENARIOS = (TAKE, SIZE, RETAKE, GROWTH, RESTORE)
+LOCAL_SCENARIOS = (TAKE, SIZE, RETAKE, GROWTH, RESTORE, RESTORE_COLD)
 STORED = (SIZE, GROWTH)  # scenarios whose samples are bytes, not seconds
 S3_SCENARIOS = (PUSH, PULL)
 SCENARIOS = LOCAL_SCENARIOS + S3_SCENARIOS
@@ -132,3 +133,33 @@ def command_version(cmd: Sequence[str | Path]) -> str:
 
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def warm(folder: Path) -> None:
+    """Read every file under `folder` (not timed), so a restore from it starts, as the
+    issue's figures were measured, with a warm page cache. `dvc add` leaves its cache
+    there, having written it through the page cache; a take writes its packs past it
+    (direct I/O, storage/fileio.py), so without this the two restores would read from
+    different places: one from memory, one from the disk."""
+    for path in _files(folder):
+        with open(path, "rb", buffering=0) as f:
+            while f.read(1 << 20):
+                pass
+
+
+def evict(folder: Path) -> None:
+    """Drop the files under `folder` from the page cache (flushed first; not timed): a
+    restore from it then reads from the disk, as on another machine or much later.
+    Per file (posix_fadvise), not `drop_caches`: emptying the whole page cache of this
+    VM slowed every write of new memory for many minutes after (RESULTS.md)."""
+    os.sync()
+    for path in _files(folder):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def _files(folder: Path) -> list[str]:
+    return [os.path.join(d, f) for d, _, names in os.walk(folder) for f in names]

@@ -18,6 +18,7 @@ from benchmarks.tools.base import (
     PULL,
     PUSH,
     RESTORE,
+    RESTORE_COLD,
     RETAKE,
     SIZE,
     TAKE,
@@ -25,7 +26,9 @@ from benchmarks.tools.base import (
     Sample,
     base_env,
     command_version,
+    evict,
     measured,
+    warm,
 )
 
 DVC = BIN / "dvc"
@@ -41,19 +44,21 @@ class Dvc:
         """Nothing: DVC's bytecode was compiled when it was installed."""
 
     def local(self, job: Job, scenarios: frozenset[str]) -> list[Sample]:
-        """Cold `dvc add` in a fresh repo; `dvc checkout` after removing the data (warm
-        cache); the 1% modification and `dvc add` again."""
+        """Cold `dvc add` in a fresh repo; `dvc checkout` after removing the data, the cache
+        in the page cache, then out of it; the 1% modification and `dvc add` again."""
         ws = job.workspace
         data = job.fresh_data(ws / "data")
         env = self._init(ws)
         samples = [job.timed(self.name, TAKE, measured([DVC, "add", "-q", "data"], ws, env))]
         cache = ws / ".dvc" / "cache"
         samples.append(job.stored(self.name, SIZE, tree_bytes(cache)))
-        if RESTORE in scenarios:
-            job.remove(data)
-            checkout = measured([DVC, "checkout", "-q"], ws, env)
-            samples.append(job.timed(self.name, RESTORE, checkout))
-            job.check_restored(data)
+        for scenario, prepare in ((RESTORE, warm), (RESTORE_COLD, evict)):
+            if scenario in scenarios:
+                prepare(cache)  # (after `dvc add` the cache is warm already)
+                job.remove(data)
+                checkout = measured([DVC, "checkout", "-q"], ws, env)
+                samples.append(job.timed(self.name, scenario, checkout))
+                job.check_restored(data)
         if scenarios & {RETAKE, GROWTH}:
             apply_modification(job.dataset_root, data)
             before = tree_bytes(cache)

@@ -11,7 +11,7 @@ from benchmarks import report
 from benchmarks.datasets import LARGE, SMALL, TINY, apply_modification, dataset_dir
 from benchmarks.results import write_section
 from benchmarks.runner import DatasetSpec, Plan, run_plan
-from benchmarks.tools.base import GROWTH, RESTORE, RETAKE, SIZE, STORED, TAKE
+from benchmarks.tools.base import GROWTH, RESTORE, RESTORE_COLD, RETAKE, SIZE, STORED, TAKE
 from benchmarks.tools.dvc import Dvc
 from benchmarks.tools.snapkit import Snapkit
 from benchmarks.trash import FEW_ENTRIES, Trash, quiet_seconds_for
@@ -36,7 +36,7 @@ def test_datasets_are_deterministic_and_modification_applies(tmp_path: Path) -> 
 
 def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     spec = DatasetSpec(SMALL, SMALL, TINY)
-    scenarios = (TAKE, SIZE, RESTORE, RETAKE, GROWTH)
+    scenarios = (TAKE, SIZE, RESTORE, RESTORE_COLD, RETAKE, GROWTH)
     plan = Plan(tmp_path, (spec,), frozenset(scenarios), (Snapkit(), Dvc()), 1)
     samples = run_plan(plan, log=lambda _line: None)
     got = {(s.scenario, s.tool) for s in samples}
@@ -53,7 +53,7 @@ def test_one_scenario_both_tools_one_rep(tmp_path: Path) -> None:
     assert not (tmp_path / "trash").exists()  # and what they held deleted at the end
 
     table = report.ratio_table(report.medians(samples), [SMALL])
-    assert len(table.splitlines()) == 2 + 5 + 3  # header, 5 scenarios, 2 baselines, RSS
+    assert len(table.splitlines()) == 2 + 6 + 3  # header, 6 scenarios, 2 baselines, RSS
     out = tmp_path / "RESULTS.md"
     write_section(out, "smoke", table)
     write_section(out, "smoke", table)
@@ -137,3 +137,32 @@ def test_page_cache_and_codec_tools_measure_every_case(tmp_path: Path) -> None:
     measured = codecs.measure(text)
     assert [name for name, *_ in measured] == ["zstd level 1", "zstd level -1", "lz4 (block)"]
     assert all(0 < stored < 0.5 and c > 0 and d > 0 for _, stored, c, d in measured)
+
+
+def test_warm_and_evict_put_a_store_in_and_out_of_the_page_cache(tmp_path: Path) -> None:
+    """The two restore scenarios start from these (not timed); a read that must not wait
+    for the disk (RWF_NOWAIT) tells where the pages are."""
+    import os
+
+    from benchmarks.tools.base import evict, warm
+
+    write(tmp_path / "store/data/ab/pack", os.urandom(4 << 20))
+    path = tmp_path / "store/data/ab/pack"
+
+    def cached() -> bool:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return os.preadv(fd, [bytearray(1 << 20)], 2 << 20, os.RWF_NOWAIT) > 0
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    evict(tmp_path / "store")
+    assert not cached()
+    warm(tmp_path / "store")
+    assert cached()
+    evict(tmp_path / "store")
+    assert not cached()  # (and back)
+    warm(tmp_path / "store")
+    assert cached()
