@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import BinaryIO
 
 from blake3 import blake3
 from pyfastcdc import FastCDC
@@ -64,12 +65,24 @@ class Chunker:
         if size <= self.params.min_size:
             with open(path, "rb") as f:
                 data = f.read()
-            yield Chunk(blake3(data).hexdigest(), data)
+            yield Chunk(chunk_id(data), data)
             return
-        # A stream, not cut_file's mmap: mapped pages would count in RSS for the whole file.
         with open(path, "rb", buffering=0) as f:
-            for piece in self._cdc.cut_stream(f):
-                yield Chunk(blake3(piece.data).hexdigest(), piece.data)
+            for data in self.pieces(f):
+                yield Chunk(chunk_id(data), data)
+
+    def pieces(self, f: BinaryIO) -> Iterator[memoryview]:
+        """The bytes of each chunk of an open file, in order, not hashed. Each view is valid
+        until the next is asked for (the read buffer is reused)."""
+        # A stream, not cut_file's mmap: mapped pages would count in RSS for the whole
+        # file, and a file truncated while mapped kills the process (SIGBUS).
+        for piece in self._cdc.cut_stream(f):
+            yield piece.data
+
+
+def chunk_id(data: bytes | memoryview) -> str:
+    """A chunk's id: the BLAKE3 of its raw bytes."""
+    return blake3(data).hexdigest()
 
 
 def file_hash(chunk_ids: list[str] | tuple[str, ...]) -> str:

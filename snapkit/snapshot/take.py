@@ -13,14 +13,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from snapkit.errors import SnapError, from_os_error
-from snapkit.objects.chunker import Chunker, file_hash
+from snapkit.objects.chunker import Chunker, chunk_id, file_hash
 from snapkit.objects.writer import PackWriter
 from snapkit.progress import NoProgress, Progress
 from snapkit.snapshot.ignore import Ignore
@@ -142,6 +142,9 @@ class _Hasher:
         self._local = threading.local()
         self.writer_stats = {"raw": 0, "stored": 0, "chunks": 0}
         self.reused = 0  # files whose hash came from the stat cache
+        self._chunk_pool: ThreadPoolExecutor | None = None  # while `entries` runs
+        self._reading = 0  # files being read now (by any thread)
+        self._reading_lock = threading.Lock()
 
     def entries(
         self, items: Iterator[ScanItem], cached: CachedRows, threads: int
@@ -166,7 +169,13 @@ class _Hasher:
         unread = to_read = 0  # files and bytes the open group has to read
         self.progress.start("hashing", None)
         sink = PackWriter(self.repo.objects, codec=self.repo.codec)
-        with sink as writer, ThreadPoolExecutor(workers) as pool:
+        cores = os.cpu_count() or 2
+        with (
+            sink as writer,
+            ThreadPoolExecutor(cores, thread_name_prefix="snap-chunk") as chunk_pool,
+            ThreadPoolExecutor(workers) as pool,  # (closed first: its reads use chunk_pool)
+        ):
+            self._chunk_pool = chunk_pool
 
             def close() -> None:
                 nonlocal group, unread, to_read
@@ -238,24 +247,84 @@ class _Hasher:
         counter = CsvCounter() if fmt == "csv" else None
         ids: list[str] = []
         size = 0
+        with self._reading_lock:
+            self._reading += 1
         try:
-            for chunk in self._chunker().chunks(item.abspath, item.stat.st_size):
-                writer.add(chunk.id, chunk.data)
-                ids.append(chunk.id)
-                size += len(chunk.data)
-                if counter is not None:
-                    counter.feed(chunk.data)
-                self.progress.advance(len(chunk.data))
+            if item.stat.st_size >= _SPLIT_MIN and self._chunk_pool is not None:
+                size = self._read_split(item, writer, counter, ids)
+            else:
+                for chunk in self._chunker().chunks(item.abspath, item.stat.st_size):
+                    writer.add(chunk.id, chunk.data)
+                    ids.append(chunk.id)
+                    size += len(chunk.data)
+                    if counter is not None:
+                        counter.feed(chunk.data)
+                    self.progress.advance(len(chunk.data))
         except FileNotFoundError:
             return None  # removed while we were taking: not in this snapshot
         except OSError as exc:
             raise from_os_error(exc, f"cannot read {item.abspath}") from exc
+        finally:
+            with self._reading_lock:
+                self._reading -= 1
         facts = counter.facts() if counter else parquet_facts(item.abspath) if fmt else None
         entry = _file_entry(item, file_hash(ids), tuple(ids), facts)
         if size != item.stat.st_size:  # changed while read: record what we stored
             entry = replace(entry, size=size)
         return entry
 
+    def _read_split(
+        self, item: ScanItem, writer: PackWriter, counter: CsvCounter | None, ids: list[str]
+    ) -> int:
+        """Read a large file, appending its chunk ids to `ids`; return the bytes read.
+
+        Cutting is sequential, but hashing and storing a chunk need not be: while fewer
+        files than cores are being read (the end of a take, a dataset of one big file) a
+        chunk is copied out of the read buffer and handed to the chunk pool; otherwise it
+        is stored here, as a smaller file's. One 500 MB CSV: 1.00 s against 1.36 s; six
+        files of 2 GB in all: unchanged (RESULTS.md, session 10).
+        """
+
+        def store(data: bytes | memoryview) -> str:
+            cid = chunk_id(data)
+            writer.add(cid, data)
+            return cid
+
+        cores = os.cpu_count() or 2
+        pending: deque[str | Future[str]] = deque()  # in file order, done or not
+        size = 0
+        try:
+            with open(item.abspath, "rb", buffering=0) as f:
+                for view in self._chunker().pieces(f):
+                    size += len(view)
+                    if counter is not None:
+                        counter.feed(view)
+                    if self._reading < cores:  # a core would idle
+                        pending.append(self._chunk_pool.submit(store, bytes(view)))  # type: ignore[union-attr]
+                    else:
+                        pending.append(store(view))
+                    while pending and (len(pending) > _SPLIT_AHEAD or isinstance(pending[0], str)):
+                        ids.append(_done(pending.popleft()))
+                    self.progress.advance(len(view))
+            while pending:
+                ids.append(_done(pending.popleft()))
+        except BaseException:
+            handed = [p for p in pending if isinstance(p, Future)]
+            for p in handed:
+                p.cancel()
+            wait(handed)  # none may add to the writer once the take has failed
+            raise
+        return size
+
+
+def _done(chunk: str | Future[str]) -> str:
+    return chunk if isinstance(chunk, str) else chunk.result()
+
+
+# A file at least this big has its chunks hashed and stored by the chunk pool when cores
+# would idle (`_Hasher._read_split`); at most _SPLIT_AHEAD of them (≈1 MiB each) at once.
+_SPLIT_MIN = 64 << 20
+_SPLIT_AHEAD = 6
 
 # Stat-cache rows written per transaction.
 _CACHE_BATCH = 4096
