@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import BinaryIO
 
 from blake3 import blake3
 from pyfastcdc import FastCDC
@@ -62,22 +61,21 @@ class Chunker:
 
     def chunks(self, path: str | os.PathLike[str], size: int) -> Iterator[Chunk]:
         """Yield the chunks of a file in order. Data views are valid until the next yield."""
+        for data in self.pieces(path, size):
+            yield Chunk(chunk_id(data), data)
+
+    def pieces(self, path: str | os.PathLike[str], size: int) -> Iterator[bytes | memoryview]:
+        """The bytes of each chunk of a file, in order, not hashed. Each view is valid until
+        the next is asked for (the read buffer is reused)."""
         if size <= self.params.min_size:
             with open(path, "rb") as f:
-                data = f.read()
-            yield Chunk(chunk_id(data), data)
+                yield f.read()
             return
-        with open(path, "rb", buffering=0) as f:
-            for data in self.pieces(f):
-                yield Chunk(chunk_id(data), data)
-
-    def pieces(self, f: BinaryIO) -> Iterator[memoryview]:
-        """The bytes of each chunk of an open file, in order, not hashed. Each view is valid
-        until the next is asked for (the read buffer is reused)."""
         # A stream, not cut_file's mmap: mapped pages would count in RSS for the whole
         # file, and a file truncated while mapped kills the process (SIGBUS).
-        for piece in self._cdc.cut_stream(f):
-            yield piece.data
+        with open(path, "rb", buffering=0) as f:
+            for piece in self._cdc.cut_stream(f):
+                yield piece.data
 
 
 def chunk_id(data: bytes | memoryview) -> str:

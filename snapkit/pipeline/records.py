@@ -11,14 +11,13 @@ import json
 import secrets
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from snapkit.errors import CorruptObject, NotFound, UsageError
 from snapkit.snapshot.locks import pid_alive
-from snapkit.storage.base import Storage
+from snapkit.storage.base import Storage, read_each
 
 RUNS = "runs/"
 CACHE = "runs-cache/"
@@ -134,13 +133,9 @@ class RunStore:
         return sorted(k[len(RUNS) :] for k in self.storage.list(RUNS))
 
     def all(self) -> list[RunRecord]:
-        """Every run, oldest first. Records are read 8 at a time: each is a GET on S3 (run
-        records change while a run goes on, so none is cached locally)."""
-        ids = self.ids()
-        if len(ids) < 2:
-            return [self.load(i) for i in ids]
-        with ThreadPoolExecutor(8, thread_name_prefix="snap-runs") as pool:
-            return list(pool.map(self.load, ids))
+        """Every run, oldest first, read several at a time (`read_each`: run records change
+        while a run goes on, so none is cached locally)."""
+        return read_each(self.load, self.ids())
 
     def resolve(self, spec: str) -> RunRecord:
         """A run id, a unique prefix of one, or 'latest', 'latest/<pipeline>',

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from snapkit.errors import Conflict, CorruptObject, NotFound, UsageError
-from snapkit.storage.base import Storage
+from snapkit.storage.base import Storage, read_each
 
 PREFIX = "refs/tags/"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
@@ -132,14 +131,8 @@ class RefStore:
 
     def _all(self) -> list[Ref | CorruptObject | None]:
         """Each listed tag read: its Ref, None for a tombstone (or one deleted since the
-        listing), the error for an unreadable one. Tags are read 8 at a time: on S3 each
-        is a GET, and a store with hundreds of tags (one per run, per release) made
-        `snap log` wait for as many round trips in a row."""
-        names = [key[len(PREFIX) :] for key in self.storage.list(PREFIX)]
-        if len(names) < 2:
-            return [self._read_one(n) for n in names]
-        with ThreadPoolExecutor(8, thread_name_prefix="snap-refs") as pool:
-            return list(pool.map(self._read_one, names))
+        listing), the error for an unreadable one; several at a time (`read_each`)."""
+        return read_each(self._read_one, [k[len(PREFIX) :] for k in self.storage.list(PREFIX)])
 
     def _read_one(self, name: str) -> Ref | CorruptObject | None:
         try:

@@ -246,20 +246,10 @@ class _Hasher:
         fmt = table_format(item.relpath)
         counter = CsvCounter() if fmt == "csv" else None
         ids: list[str] = []
-        size = 0
         with self._reading_lock:
             self._reading += 1
         try:
-            if item.stat.st_size >= _SPLIT_MIN and self._chunk_pool is not None:
-                size = self._read_split(item, writer, counter, ids)
-            else:
-                for chunk in self._chunker().chunks(item.abspath, item.stat.st_size):
-                    writer.add(chunk.id, chunk.data)
-                    ids.append(chunk.id)
-                    size += len(chunk.data)
-                    if counter is not None:
-                        counter.feed(chunk.data)
-                    self.progress.advance(len(chunk.data))
+            size = self._store_chunks(item, writer, counter, ids)
         except FileNotFoundError:
             return None  # removed while we were taking: not in this snapshot
         except OSError as exc:
@@ -273,16 +263,16 @@ class _Hasher:
             entry = replace(entry, size=size)
         return entry
 
-    def _read_split(
+    def _store_chunks(
         self, item: ScanItem, writer: PackWriter, counter: CsvCounter | None, ids: list[str]
     ) -> int:
-        """Read a large file, appending its chunk ids to `ids`; return the bytes read.
+        """Cut a file, store its chunks and append their ids to `ids`; return the bytes read.
 
         Cutting is sequential, but hashing and storing a chunk need not be: while fewer
-        files than cores are being read (the end of a take, a dataset of one big file) a
-        chunk is copied out of the read buffer and handed to the chunk pool; otherwise it
-        is stored here, as a smaller file's. One 500 MB CSV: 1.00 s against 1.36 s; six
-        files of 2 GB in all: unchanged (RESULTS.md, session 10).
+        files than cores are being read (the end of a take, a dataset of one big file), a
+        chunk of a large file is copied out of the read buffer and handed to the chunk pool;
+        otherwise it is stored here. One 500 MB CSV: 1.00 s against 1.36 s; six files of
+        2 GB in all: unchanged (RESULTS.md, session 10).
         """
 
         def store(data: bytes | memoryview) -> str:
@@ -290,24 +280,23 @@ class _Hasher:
             writer.add(cid, data)
             return cid
 
+        pool = self._chunk_pool if item.stat.st_size >= _SPLIT_MIN else None
         cores = os.cpu_count() or 2
         pending: deque[str | Future[str]] = deque()  # in file order, done or not
         size = 0
         try:
-            with open(item.abspath, "rb", buffering=0) as f:
-                for view in self._chunker().pieces(f):
-                    size += len(view)
-                    if counter is not None:
-                        counter.feed(view)
-                    if self._reading < cores:  # a core would idle
-                        pending.append(self._chunk_pool.submit(store, bytes(view)))  # type: ignore[union-attr]
-                    else:
-                        pending.append(store(view))
-                    while pending and (len(pending) > _SPLIT_AHEAD or isinstance(pending[0], str)):
-                        ids.append(_done(pending.popleft()))
-                    self.progress.advance(len(view))
-            while pending:
-                ids.append(_done(pending.popleft()))
+            for data in self._chunker().pieces(item.abspath, item.stat.st_size):
+                size += len(data)
+                if counter is not None:
+                    counter.feed(data)
+                if pool is not None and self._reading < cores:  # a core would idle
+                    pending.append(pool.submit(store, bytes(data)))
+                else:
+                    pending.append(store(data))
+                while pending and (len(pending) > _SPLIT_AHEAD or isinstance(pending[0], str)):
+                    ids.append(_done(pending.popleft()))
+                self.progress.advance(len(data))
+            ids.extend(_done(chunk) for chunk in pending)
         except BaseException:
             handed = [p for p in pending if isinstance(p, Future)]
             for p in handed:
@@ -322,7 +311,7 @@ def _done(chunk: str | Future[str]) -> str:
 
 
 # A file at least this big has its chunks hashed and stored by the chunk pool when cores
-# would idle (`_Hasher._read_split`); at most _SPLIT_AHEAD of them (≈1 MiB each) at once.
+# would idle (`_Hasher._store_chunks`); at most _SPLIT_AHEAD of them (≈1 MiB each) at once.
 _SPLIT_MIN = 64 << 20
 _SPLIT_AHEAD = 6
 

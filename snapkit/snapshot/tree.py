@@ -22,12 +22,6 @@ if TYPE_CHECKING:
 # module: `snap log`, `tag`, `runs`, `unlock` never read a tree and start in half the time.
 
 
-def __getattr__(name: str) -> object:
-    if name == "TREE_SCHEMA":
-        return tree_schema()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @cache
 def tree_schema() -> pa.Schema:
     """The columns of a tree (docs/format.md §6)."""

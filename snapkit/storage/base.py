@@ -9,8 +9,10 @@ Retry, read-only and fault injection are wrappers with this same interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from snapkit.errors import StoreUnavailable
 
@@ -19,6 +21,21 @@ from snapkit.errors import StoreUnavailable
 class ObjectInfo:
     size: int
     modified: float  # unix time of the last write, as the backend reports it
+
+
+T = TypeVar("T")
+
+# Small objects read one per name (tags, run records): on S3 each is a GET, and hundreds of
+# them in a row made `snap log` or `snap runs` wait for as many round trips.
+READ_EACH_THREADS = 8
+
+
+def read_each(read: Callable[[str], T], names: Sequence[str]) -> list[T]:
+    """`read(name)` for each name, in order, READ_EACH_THREADS at a time."""
+    if len(names) < 2:
+        return [read(n) for n in names]
+    with ThreadPoolExecutor(READ_EACH_THREADS, thread_name_prefix="snap-read") as pool:
+        return list(pool.map(read, names))
 
 
 class TransientError(StoreUnavailable):

@@ -18,7 +18,7 @@ from snapkit.errors import CorruptObject, Refused
 from snapkit.objects.store import pack_key
 from snapkit.snapshot import restore
 from snapkit.snapshot.model import FileEntry, Snapshot
-from snapkit.snapshot.tree import TREE_SCHEMA, TreeWriter, _record_batch, read_tree_table
+from snapkit.snapshot.tree import TreeWriter, _record_batch, read_tree_table, tree_schema
 from tests.helpers import random_bytes, run_python, snapshot_of, write
 
 
@@ -238,7 +238,7 @@ def test_tree_with_rows_out_of_order_is_refused(store, tmp_path):
     [f] = store.ls("good")
     rows = [f, FileEntry("b.txt", "file", f.size, 0o644, 0, f.hash, f.chunks)]  # f.txt, b.txt
     out = io.BytesIO()
-    with pq.ParquetWriter(out, TREE_SCHEMA) as writer:
+    with pq.ParquetWriter(out, tree_schema()) as writer:
         writer.write_batch(_record_batch(rows))
     tree = store.repo.save_encoded_tree(out.getvalue())
     snap = Snapshot(tree=tree, source="x", root_kind="dir", time="t", host="h", user="u")
