@@ -19,10 +19,10 @@ from snapkit.objects.cache import ObjectCache, worth_merging
 from snapkit.objects.hashing import digest
 from snapkit.objects.index import ChunkIndex, decode_index_rows, encode_index
 from snapkit.objects.packs import (
-    CODEC_RAW,
     TRAILER_SIZE,
     BlobEntry,
     decode_blob,
+    decode_blob_reusing,
     parse_pack_header,
     parse_pack_tail,
 )
@@ -269,9 +269,10 @@ class ObjectStore:
 
     def _read_group(
         self, group: list[tuple[str, BlobEntry]], *, copy: bool
-    ) -> Iterator[tuple[str, bytes]]:
-        """Read one range and yield its chunks, verified. Without `copy`, a raw chunk is a
-        view into the range (valid while the caller holds it): a sink writes it straight."""
+    ) -> Iterator[tuple[str, bytes | memoryview]]:
+        """Read one range and yield its chunks, verified. Without `copy`, a chunk is a view
+        (into the range, or into this thread's decoding buffer) valid only until the next
+        one is asked for: a sink writes it straight."""
         pack = group[0][1].pack
         start = group[0][1].offset
         end = group[-1][1].offset + group[-1][1].length
@@ -284,18 +285,20 @@ class ObjectStore:
     @staticmethod
     def decode_verified(
         cid: str, e: BlobEntry, stored: memoryview, key: str, *, copy: bool = True
-    ) -> bytes:
+    ) -> bytes | memoryview:
+        """Chunk `cid` decoded from its stored bytes and checked against its id. Without
+        `copy` the result may be a view, valid until this thread's next call."""
         if len(stored) != e.length:
             raise CorruptObject(
                 f"pack {e.pack} is truncated: chunk {cid} is cut short", key=key, chunk=cid
             )
         try:
             raw = (
-                stored
-                if e.codec == CODEC_RAW and not copy
-                else decode_blob(stored, e.codec, e.raw_length)
+                decode_blob(stored, e.codec, e.raw_length)
+                if copy
+                else decode_blob_reusing(stored, e.codec, e.raw_length)
             )
-        except Exception as exc:  # zstd raises its own error types on garbage
+        except Exception as exc:  # zstd and cramjam raise their own errors on garbage
             raise CorruptObject(
                 f"chunk {cid} in pack {e.pack} is corrupt: {exc}", key=key, chunk=cid
             ) from exc

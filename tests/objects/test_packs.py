@@ -21,6 +21,7 @@ from snapkit.objects.packs import (
     CODEC_ZSTD,
     PackBuilder,
     decode_blob,
+    decode_blob_reusing,
     encode_blob,
     named_by_header,
     pack_id_of,
@@ -102,8 +103,51 @@ def test_text_is_lz4_by_default_and_raw_when_compression_is_off() -> None:
     assert codec == CODEC_RAW and bytes(stored) == TEXT[:100_000]
 
 
+def test_an_lz4_block_written_by_python_lz4_still_decodes() -> None:
+    # `lz4.block.compress(data, store_size=False)` (python-lz4, which wrote LZ4 stores
+    # before snapkit moved to cramjam): stores from then must read the same.
+    data = b"snapkit, " * 40 + b"the end\n"
+    block = bytes.fromhex("9f736e61706b69742c200900ff4d8074686520656e640a")
+    assert decode_blob(block, CODEC_LZ4, len(data)) == data
+    assert decode_blob_reusing(memoryview(block), CODEC_LZ4, len(data)) == data
+    stored, codec = encode_blob(TEXT[:100_000])
+    assert codec == CODEC_LZ4 and decode_blob(bytes(stored), codec, 100_000) == TEXT[:100_000]
+
+
+def test_decoding_reuses_a_buffer_per_thread_and_keeps_raw_blobs_in_place() -> None:
+    pieces = [TEXT[i * 200_000 : (i + 1) * 200_000] for i in range(6)]
+    blobs = [bytes(encode_blob(p)[0]) for p in pieces]
+    raw = memoryview(pieces[0])
+    assert decode_blob_reusing(raw, CODEC_RAW, len(raw)) is raw  # a view: no copy
+    zstd = zstandard.ZstdCompressor().compress(pieces[1])
+    assert decode_blob_reusing(memoryview(zstd), CODEC_ZSTD, len(pieces[1])) == pieces[1]
+    first = decode_blob_reusing(memoryview(blobs[0]), CODEC_LZ4, len(pieces[0]))
+    second = decode_blob_reusing(memoryview(blobs[1]), CODEC_LZ4, len(pieces[1]))
+    assert second == pieces[1] and first == pieces[1]  # one buffer: valid until the next
+    failures: list[int] = []
+
+    def decode_all(k: int) -> None:  # threads decoding at once each have their own buffer
+        for _ in range(50):
+            for i in range(k, 6, 2):
+                if (
+                    decode_blob_reusing(memoryview(blobs[i]), CODEC_LZ4, len(pieces[i]))
+                    != (pieces[i])
+                ):
+                    failures.append(i)
+
+    threads = [threading.Thread(target=decode_all, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["copied", "decoded-in-place"])
 @pytest.mark.parametrize("codec", [CODEC_LZ4, CODEC_ZSTD], ids=["lz4", "zstd"])
-def test_a_damaged_compressed_chunk_is_reported_corrupt(store: Store, codec: int) -> None:
+def test_a_damaged_compressed_chunk_is_reported_corrupt(
+    store: Store, codec: int, copy: bool
+) -> None:
     objects = store.repo.objects
     store.repo.load_index()
     data = TEXT[:300_000]
@@ -115,10 +159,14 @@ def test_a_damaged_compressed_chunk_is_reported_corrupt(store: Store, codec: int
     key = pack_key(entry.pack)
     body = objects.storage.get(key)
     stored = bytearray(body[entry.offset : entry.offset + entry.length])
-    assert objects.decode_verified(cid, entry, memoryview(stored), key) == data  # intact
+    intact = objects.decode_verified(cid, entry, memoryview(stored), key, copy=copy)
+    assert intact == data
     stored[5:200] = bytes(195)
     with pytest.raises(CorruptObject, match=f"chunk {cid} in pack {entry.pack} is corrupt"):
-        objects.decode_verified(cid, entry, memoryview(stored), key)
+        objects.decode_verified(cid, entry, memoryview(stored), key, copy=copy)
+    stored[5:200] = b"\xff" * 195  # not a valid block at all: the decoder itself refuses
+    with pytest.raises(CorruptObject, match=f"chunk {cid} in pack {entry.pack} is corrupt"):
+        objects.decode_verified(cid, entry, memoryview(stored), key, copy=copy)
 
 
 @pytest.mark.parametrize("compression", ["lz4", "zstd", "none"])
