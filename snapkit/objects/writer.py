@@ -14,9 +14,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from snapkit.objects.packs import DEFAULT_CODEC, BlobEntry, PackBuilder, encode_blob
 from snapkit.objects.store import ObjectStore, pack_key
 
-# 16 MiB packs (restic's default too): few requests per GB, and with 4 uploads in flight
-# plus the pack being filled a take holds ≈100 MiB of pack buffers.
+# 16 MiB packs (restic's default too): few requests per GB, and with 3 uploads in flight
+# plus the pack being filled a take holds ≈80 MiB of pack buffers.
 PACK_TARGET = 16 << 20
+# Three, not four: a fourth buffer took a 2 GB take into S3 (moto) from ≈270 to ≈300 MB of
+# peak memory with no gain in speed, here or into a local store (RESULTS.md, session 11).
+UPLOAD_THREADS = 3
 # Room past the target in a pack's buffer: the blob that crosses it (a chunk is at most
 # 4 MiB by default) plus the header.
 _SLACK = (4 << 20) + (256 << 10)
@@ -34,7 +37,7 @@ class PackWriter:
         objects: ObjectStore,
         *,
         pack_target: int = PACK_TARGET,
-        upload_threads: int = 4,
+        upload_threads: int = UPLOAD_THREADS,
         index_every: int = 8,
         dedupe: bool = True,
         keep_written: bool = False,
