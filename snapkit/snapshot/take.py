@@ -156,11 +156,14 @@ class _Hasher:
         the number of files.
 
         A group with only a few small files to read (a re-take's changed files, scattered
-        among unchanged ones) is read here instead (`_read_here`): a worker reading them
-        while this thread scans takes the GIL at each of the scan's `lstat`s and hands it
-        back at its own next read, and those hand-offs cost the scan more than the reading
-        (20,000 files with 200 changed: the `lstat`s took 90–118 ms instead of 45–50, the
-        re-take 357–414 ms instead of 302–336)."""
+        among unchanged ones), or with small files only, is read here instead
+        (`_read_here`): a worker reading them while this thread scans takes the GIL at
+        each of the scan's `lstat`s and hands it back at its own next read, and those
+        hand-offs cost the scan more than the reading (20,000 files with 200 changed: the
+        `lstat`s took 90–118 ms instead of 45–50, the re-take 357–414 ms instead of
+        302–336). A small file is mostly Python work, under the GIL, so workers reading
+        them only take turns: a cold take of 20,000 files of 1–20 KiB took 2.4–2.9 s read
+        here against 3.8–3.9 s by four workers (RESULTS.md, session 11)."""
         has_all = self.repo.objects.has_all
         workers = threads or min(4, (os.cpu_count() or 2) * 2)
         window = workers * 4
@@ -327,14 +330,18 @@ _Done = list[tuple[FileEntry, Fresh | None]]
 # A group is closed at this many items or this many bytes to read.
 _GROUP_ITEMS = 64
 _GROUP_BYTES = 8 << 20
-# A group with at most this many files and bytes to read is read by the scanning thread.
+# A group with at most this many files and bytes to read is read by the scanning thread,
 _HERE_FILES = 4
 _HERE_BYTES = 1 << 20
+# and so is one whose files to read average at most this size (measured break-even:
+# ≈24 KiB; files of 32–64 KiB were read faster by the pool, 2.2–2.3 s against 2.4–2.8 s).
+_HERE_AVERAGE = 16 << 10
 
 
 def _read_here(files: int, size: int) -> bool:
-    """Whether a group's reading is too little to be worth a hand-off to the pool."""
-    return files <= _HERE_FILES and size <= _HERE_BYTES
+    """Whether a group's reading is too little, or too much under the GIL, to be worth a
+    hand-off to the pool."""
+    return (files <= _HERE_FILES and size <= _HERE_BYTES) or size <= files * _HERE_AVERAGE
 
 
 def _ready(value: object) -> bool:

@@ -116,6 +116,37 @@ def test_retake_reads_scattered_and_bunched_changes_in_order(store, tmp_path, mo
     assert sorted(c.path for c in diff.changes) == sorted([*changed, "a/big.bin"])
 
 
+def test_small_files_are_read_by_the_scanning_thread_and_larger_ones_by_the_pool(
+    store, tmp_path, monkeypatch
+):
+    """Files of a few KiB are mostly Python work under the GIL: workers reading them only
+    take turns with the scan, so groups of them are read where the scan runs."""
+    import threading
+
+    from snapkit.snapshot import take as take_module
+
+    src = tmp_path / "src"
+    for i in range(64):
+        write(src / f"big/{i:02d}.bin", random_bytes(100 << 10, seed=i))
+    for i in range(200):
+        write(src / f"small/{i:03d}.txt", f"row {i}\n" * (50 + i))
+    readers: dict[str, str] = {}
+    read = take_module._Hasher._read
+
+    def recording(self, item, writer):
+        readers[item.relpath] = threading.current_thread().name
+        return read(self, item, writer)
+
+    monkeypatch.setattr(take_module._Hasher, "_read", recording)
+    store.take(src, tags=["v1"])
+    here = threading.current_thread().name
+    assert all(readers[f"big/{i:02d}.bin"] != here for i in range(64))
+    # (the group that straddles the two folders averages far above 16 KiB: pooled)
+    assert {readers[f"small/{i:03d}.txt"] for i in range(100, 200)} == {here}
+    store.restore("v1", tmp_path / "out")
+    assert snapshot_of(tmp_path / "out") == snapshot_of(src)
+
+
 def test_append_one_percent_stores_a_few_percent(store, tmp_path):
     src = tmp_path / "src"
     size = 48 << 20
