@@ -144,6 +144,7 @@ class _Hasher:
         self.reused = 0  # files whose hash came from the stat cache
         self._chunk_pool: ThreadPoolExecutor | None = None  # while `entries` runs
         self._reading = 0  # files being read now (by any thread)
+        self._cores = os.cpu_count() or 2
         self._reading_lock = threading.Lock()
 
     def entries(
@@ -165,17 +166,16 @@ class _Hasher:
         them only take turns: a cold take of 20,000 files of 1–20 KiB took 2.4–2.9 s read
         here against 3.8–3.9 s by four workers (RESULTS.md, session 11)."""
         has_all = self.repo.objects.has_all
-        workers = threads or min(4, (os.cpu_count() or 2) * 2)
+        workers = threads or min(4, self._cores * 2)
         window = workers * 4
         pending: deque[_Done | Future[_Done]] = deque()
         group: _Group = []
         unread = to_read = 0  # files and bytes the open group has to read
         self.progress.start("hashing", None)
         sink = PackWriter(self.repo.objects, codec=self.repo.codec)
-        cores = os.cpu_count() or 2
         with (
             sink as writer,
-            ThreadPoolExecutor(cores, thread_name_prefix="snap-chunk") as chunk_pool,
+            ThreadPoolExecutor(self._cores, thread_name_prefix="snap-chunk") as chunk_pool,
             ThreadPoolExecutor(workers) as pool,  # (closed first: its reads use chunk_pool)
         ):
             self._chunk_pool = chunk_pool
@@ -284,7 +284,6 @@ class _Hasher:
             return cid
 
         pool = self._chunk_pool if item.stat.st_size >= _SPLIT_MIN else None
-        cores = os.cpu_count() or 2
         pending: deque[str | Future[str]] = deque()  # in file order, done or not
         size = 0
         try:
@@ -292,7 +291,7 @@ class _Hasher:
                 size += len(data)
                 if counter is not None:
                     counter.feed(data)
-                if pool is not None and self._reading < cores:  # a core would idle
+                if pool is not None and self._reading < self._cores:  # a core would idle
                     pending.append(pool.submit(store, bytes(data)))
                 else:
                     pending.append(store(data))
