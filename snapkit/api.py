@@ -666,7 +666,8 @@ def open_store(
     """Open the store at `url`, or the one configured for the project around `cwd`.
 
     With `create=True` a missing store is created (what `snap init` and `snap take` do),
-    compressing chunks with `compression` ("lz4", the default, "zstd" or "none").
+    compressing chunks with `compression` ("auto", the default, "lz4", "zstd" or "none";
+    see `snap init --help`).
     """
     if compression is not None and not create:
         raise UsageError("a compression is chosen only when a store is created (create=True)")

@@ -25,12 +25,14 @@ def register(cli: click.Group) -> None:
     "--compression",
     # The names of objects.packs.COMPRESSIONS, spelled out: importing it here would cost
     # every command ≈40 ms of start-up (a test keeps the two equal).
-    type=click.Choice(["lz4", "zstd", "none"]),
+    type=click.Choice(["auto", "lz4", "zstd", "none"]),
     default=None,
-    help="How chunks are compressed, chosen once per store. lz4 (the default) is the "
-    "fastest codec that compresses; zstd stores text ≈35 % smaller for ≈1.6× the CPU; "
-    "none is faster still and stores everything as it is; already-compressed data "
-    "(Parquet, images) is stored as it is either way.",
+    help="How chunks are compressed, chosen once per store. auto (the default) "
+    "compresses with lz4 on S3 and other remote stores, and in a local folder only "
+    "while the disk is slower than the cores, so it never slows a take down; lz4 "
+    "always compresses (the smallest fast store); zstd stores text ≈35 % smaller for "
+    "≈1.6× the CPU; none stores everything as it is. Already-compressed data (Parquet, "
+    "images) is stored as it is either way.",
 )
 @json_option
 @click.pass_context

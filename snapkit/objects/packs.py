@@ -32,10 +32,12 @@ TRAILER_SIZE = TRAILER.size + len(PACK_MAGIC)
 CODEC_RAW = 0
 CODEC_ZSTD = 1
 CODEC_LZ4 = 2
-# A store's `compression` setting (docs/format.md §2) → the codec its writers try.
-COMPRESSIONS = {"lz4": CODEC_LZ4, "zstd": CODEC_ZSTD, "none": CODEC_RAW}
-DEFAULT_COMPRESSION = "lz4"
-DEFAULT_CODEC = COMPRESSIONS[DEFAULT_COMPRESSION]
+# A store's `compression` setting (docs/format.md §2) → the codec its writers try. `auto`
+# tries LZ4 only while the writes lag behind the reading, on a local store (writer.py).
+COMPRESSIONS = {"auto": CODEC_LZ4, "lz4": CODEC_LZ4, "zstd": CODEC_ZSTD, "none": CODEC_RAW}
+ADAPTIVE = frozenset({"auto"})
+DEFAULT_COMPRESSION = "auto"
+DEFAULT_CODEC = CODEC_LZ4
 _SAMPLE = 16 * 1024
 _WORTH = 0.92  # store compressed only when it saves at least 8 %
 # A large chunk is compressed only if a 16 KiB sample shrinks below this. Compressing

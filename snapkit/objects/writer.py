@@ -1,5 +1,14 @@
 """Writing chunks: dedupe against the index, compress, fill packs, upload in parallel.
 
+Compression can adapt (a store's `auto`, on a local disk): a chunk is compressed only
+while the uploads lag behind, i.e. while at least `upload_threads - 1` packs are being
+written. A take is then bound by whichever of the CPU and the disk is slower, and
+compressing moves work from the slower to the faster: when the disk keeps up, the CPU is
+what limits and compressing would only slow the take down; when the disk falls behind,
+the cores have time to spare and every byte compressed away is a byte less to write.
+The 2 GB benchmark set into a local store on 2 cores: 2.7–2.8 s against 3.6–3.7 s
+compressing everything and 3.0–3.9 s compressing nothing (RESULTS.md, session 12).
+
 Publish order inside the object layer: a pack is uploaded first, then an index object that
 names it. An index is written every `index_every` packs and at `flush()`, so a take killed
 mid-way leaves packs that `ObjectStore.recover_unindexed_packs` can index again.
@@ -11,7 +20,7 @@ import contextlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from snapkit.objects.packs import DEFAULT_CODEC, BlobEntry, PackBuilder, encode_blob
+from snapkit.objects.packs import CODEC_RAW, DEFAULT_CODEC, BlobEntry, PackBuilder, encode_blob
 from snapkit.objects.store import ObjectStore, pack_key
 
 # 16 MiB packs (restic's default too): few requests per GB, and with 3 uploads in flight
@@ -42,6 +51,7 @@ class PackWriter:
         dedupe: bool = True,
         keep_written: bool = False,
         codec: int = DEFAULT_CODEC,
+        adaptive: bool = False,
     ) -> None:
         self.objects = objects
         self.pack_target = pack_target
@@ -49,6 +59,9 @@ class PackWriter:
         self.dedupe = dedupe  # False when repacking: the chunks are in packs about to go
         self.keep_written = keep_written  # gc needs the entries of the packs it wrote
         self.codec = codec  # what chunks are compressed with when it pays (the store's)
+        self.adaptive = adaptive  # compress only while uploads lag (module docstring)
+        self._lagging = max(1, upload_threads - 1)  # packs being written that mean a lag
+        self._uploading = 0  # packs sealed whose buffer is not back yet
         self.written: list[tuple[str, int, dict[str, BlobEntry]]] = []
         self._lock = threading.Condition()
         self._buffers_left = upload_threads + 1  # buffers that may still be allocated
@@ -69,7 +82,8 @@ class PackWriter:
             if chunk_id in self._reserved or (self.dedupe and self.objects.has(chunk_id)):
                 return False
             self._reserved.add(chunk_id)
-        stored, codec = encode_blob(data, self.codec)
+            lagging = not self.adaptive or self._uploading >= self._lagging
+        stored, codec = encode_blob(data, self.codec if lagging else CODEC_RAW)
         with self._lock:
             while self._builder is None:  # every buffer is full or uploading
                 self._lock.wait()
@@ -90,6 +104,7 @@ class PackWriter:
         if builder.size < self.pack_target and not force:
             return None
         self._builder = self._next_builder()
+        self._uploading += 1  # (every pack sealed is submitted)
         return builder
 
     def _next_builder(self) -> PackBuilder | None:
@@ -103,6 +118,7 @@ class PackWriter:
 
     def _give_back(self, builder: PackBuilder) -> None:
         with self._lock:
+            self._uploading -= 1
             if self._builder is None:
                 self._builder = builder.reset()
             else:

@@ -182,7 +182,13 @@ def apply_gc(repo: Repo, plan: GcPlan, progress: Progress | None = None) -> GcRe
     progress = progress or NoProgress()
     gone = set(plan.delete_packs) | set(plan.repack_packs)
     progress.start("repacking", plan.copy_bytes)
-    with PackWriter(repo.objects, dedupe=False, keep_written=True, codec=repo.codec) as writer:
+    with PackWriter(
+        repo.objects,
+        dedupe=False,
+        keep_written=True,
+        codec=repo.codec,
+        adaptive=repo.adaptive,
+    ) as writer:
         for cid, data in repo.objects.fetch(plan.copy_chunks):
             writer.add(cid, data)
             progress.advance(len(data))

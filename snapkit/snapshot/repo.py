@@ -14,7 +14,7 @@ from snapkit.errors import CorruptObject, NotFound, StoreUnavailable, UsageError
 from snapkit.objects.cache import ObjectCache, worth_merging
 from snapkit.objects.chunker import ChunkerParams
 from snapkit.objects.hashing import digest, is_object_id
-from snapkit.objects.packs import COMPRESSIONS, DEFAULT_COMPRESSION
+from snapkit.objects.packs import ADAPTIVE, COMPRESSIONS, DEFAULT_COMPRESSION
 from snapkit.objects.store import ObjectStore
 from snapkit.snapshot import snapcache
 from snapkit.snapshot.model import FileEntry, Snapshot
@@ -62,6 +62,8 @@ class Repo:
                 hint="upgrade snapkit",
             )
         self.codec = COMPRESSIONS[self.compression]
+        # `auto`: a local store's writers compress only while their writes lag (writer.py)
+        self.adaptive = self.compression in ADAPTIVE and not storage.remote
         self.cache_dir = cache_root() / digest(storage.url.encode())[:16]
         self.objects = ObjectStore(storage, ObjectCache(self.cache_dir / "objects"))
         self.refs = RefStore(storage)
@@ -74,7 +76,7 @@ class Repo:
     def init(cls, storage: Storage, compression: str | None = None) -> Repo:
         """Create a store (idempotent: an existing store is opened as it is).
 
-        `compression` (lz4, zstd or none; default lz4) is fixed when the store is made:
+        `compression` (auto, lz4, zstd or none; default auto) is fixed when the store is made:
         asking an existing store for another one is a usage error, not a silent no-op.
         """
         if compression is not None and compression not in COMPRESSIONS:

@@ -172,7 +172,7 @@ class _Hasher:
         group: _Group = []
         unread = to_read = 0  # files and bytes the open group has to read
         self.progress.start("hashing", None)
-        sink = PackWriter(self.repo.objects, codec=self.repo.codec)
+        sink = PackWriter(self.repo.objects, codec=self.repo.codec, adaptive=self.repo.adaptive)
         with (
             sink as writer,
             ThreadPoolExecutor(self._cores, thread_name_prefix="snap-chunk") as chunk_pool,

@@ -48,6 +48,10 @@ class Storage(ABC):
     """A flat key → bytes namespace with create-only and compare-and-swap writes."""
 
     url: str
+    # Whether the bytes cross a network (S3, gcs…) rather than go to this machine's disks.
+    # A store with compression `auto` compresses every chunk it can on a remote store, and
+    # only while the writes lag on a local one (objects/writer.py).
+    remote: bool = True
 
     @abstractmethod
     def get(self, key: str) -> bytes:

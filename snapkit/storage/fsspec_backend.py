@@ -56,6 +56,7 @@ class FsspecStorage(Storage):
         self.fs: fsspec.AbstractFileSystem = fs
         self.root = root.rstrip("/")
         self.url = url
+        self.remote = not {"file", "local", "memory"} & set(_protocols(fs))
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -197,3 +198,8 @@ def _info(info: dict) -> ObjectInfo:
     if hasattr(when, "timestamp"):
         when = when.timestamp()
     return ObjectInfo(int(info["size"]), float(when))
+
+
+def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)

@@ -49,6 +49,8 @@ def content_etag(data: bytes) -> str:
 class LocalStorage(Storage):
     """Objects are files under `root`; the key is the relative path."""
 
+    remote = False
+
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().absolute()
         self.url = self.root.as_uri()

@@ -14,6 +14,7 @@ class ReadOnlyStorage(Storage):
 
     def __init__(self, inner: Storage) -> None:
         self.inner = inner
+        self.remote = inner.remote
         self.url = inner.url
 
     def get(self, key: str) -> bytes:

@@ -55,6 +55,7 @@ class RetryingStorage(Storage):
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self.inner = inner
+        self.remote = inner.remote
         self.attempts = attempts
         self.base_delay = base_delay
         self.max_delay = max_delay

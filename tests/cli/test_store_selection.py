@@ -69,4 +69,4 @@ def test_init_chooses_the_compression_once(tmp_path: Path):
     assert "compresses with zstd" in refused.stderr and "Traceback" not in refused.stderr
     assert_ok(run_snap("take", "data/raw", "--tag", "v1", cwd=root))
     fresh = assert_ok(run_snap("--store", "../other", "init", "--json", cwd=root))
-    assert json.loads(fresh)["compression"] == "lz4"  # the default
+    assert json.loads(fresh)["compression"] == "auto"  # the default

@@ -169,9 +169,11 @@ def test_a_damaged_compressed_chunk_is_reported_corrupt(
         objects.decode_verified(cid, entry, memoryview(stored), key, copy=copy)
 
 
-@pytest.mark.parametrize("compression", ["lz4", "zstd", "none"])
+@pytest.mark.parametrize("compression", ["auto", "lz4", "zstd", "none"])
 def test_a_store_compresses_with_what_it_was_created_with(tmp_path: Path, compression: str) -> None:
-    codec = {"lz4": CODEC_LZ4, "zstd": CODEC_ZSTD, "none": CODEC_RAW}[compression]
+    # (auto: a take of one pack into a local folder never waits for its disk: stored raw)
+    codec = {"auto": CODEC_RAW, "lz4": CODEC_LZ4, "zstd": CODEC_ZSTD, "none": CODEC_RAW}
+    codec = codec[compression]
     write(tmp_path / "data/rows.csv", TEXT)
     url = str(tmp_path / "store")
     with snapkit.open_store(url, create=True, compression=compression, cwd=tmp_path) as s:
@@ -304,3 +306,49 @@ def test_writer_memory_is_bounded_when_uploads_are_slow(tmp_path: Path) -> None:
     for cid, data in chunks.items():
         entry = objects.locate(cid)
         assert _blobs_of(storage.get(pack_key(entry.pack)), entry.pack)[cid] == data
+
+
+def test_adaptive_writer_compresses_only_while_its_uploads_lag(tmp_path: Path) -> None:
+    """`auto` on a local store: chunks are stored raw while the disk keeps up, and
+    compressed once `upload_threads - 1` packs are being written at the same time."""
+    storage = _GatedStorage(tmp_path / "store")
+    storage.create()
+    objects = ObjectStore(storage)
+    pieces = [TEXT[i * 30_000 : (i + 1) * 30_000] for i in range(12)]
+    ids = [blake3.blake3(p).hexdigest() for p in pieces]
+    writer = PackWriter(objects, pack_target=50_000, upload_threads=3, adaptive=True)
+    for cid, data in zip(ids[:4], pieces[:4], strict=True):  # two packs, sealed, held
+        writer.add(cid, data)
+    deadline = time.monotonic() + 10
+    while storage.waiting < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert storage.waiting == 2  # two of three uploads busy: the writes lag
+    for cid, data in zip(ids[4:8], pieces[4:8], strict=True):
+        writer.add(cid, data)
+    storage.gate.set()  # now a disk that keeps up: every upload done before the next add
+    writer.flush()
+    for cid, data in zip(ids[8:], pieces[8:], strict=True):
+        writer.add(cid, data)
+        writer.flush()
+    writer.close()
+    codecs = [objects.locate(cid).codec for cid in ids]
+    assert codecs == [CODEC_RAW] * 4 + [CODEC_LZ4] * 4 + [CODEC_RAW] * 4
+    for cid, data in zip(ids, pieces, strict=True):
+        entry = objects.locate(cid)
+        stored = _blobs_of(storage.get(pack_key(entry.pack)), entry.pack)[cid]
+        assert decode_blob(stored, entry.codec, entry.raw_length) == data
+
+
+def test_a_store_made_with_the_default_adapts_locally_and_compresses_on_s3(
+    tmp_path: Path, s3_url: str
+) -> None:
+    write(tmp_path / "data/rows.csv", TEXT)
+    for url, codec in ((str(tmp_path / "store"), CODEC_RAW), (s3_url, CODEC_LZ4)):
+        with snapkit.open_store(url, create=True, cwd=tmp_path) as s:
+            assert s.compression == "auto"
+            s.take(tmp_path / "data", tags=["v1"])
+            s.repo.load_index()
+            (entry,) = s.ls("v1")
+            assert {s.repo.objects.locate(c).codec for c in entry.chunks} == {codec}
+            s.restore("v1", tmp_path / f"back-{codec}")
+        assert (tmp_path / f"back-{codec}/rows.csv").read_bytes() == TEXT

@@ -56,6 +56,17 @@ def payload(size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
+def test_a_backend_says_whether_its_bytes_cross_a_network(
+    storage: Storage, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """What `auto` compression goes by (objects/writer.py): a local folder and memory are
+    this machine's, S3 is remote; the retrying and read-only wrappers say what they wrap."""
+    remote = request.node.callspec.params["storage"] == "s3"
+    assert storage.remote is remote
+    assert ReadOnlyStorage(storage).remote is remote
+    assert FsspecStorage(f"file://{tmp_path / 'via-fsspec'}").remote is False
+
+
 # -- reads and plain writes --------------------------------------------------------------
 
 
