@@ -11,6 +11,7 @@ import click
 from snapkit import __version__
 from snapkit.cli import care, diff, parity, pipelines, snapshots, tags, validate
 from snapkit.errors import EXIT_CODES, SnapError
+from snapkit.procenv import limit_blas_threads
 
 EPILOG = (
     "Exit codes: "
@@ -97,6 +98,7 @@ validate.register(cli)
 
 
 def main() -> None:
+    limit_blas_threads()
     cli(prog_name="snap")
 
 

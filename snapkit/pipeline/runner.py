@@ -41,6 +41,7 @@ from snapkit.pipeline.records import (
     new_run_id,
 )
 from snapkit.pipeline.spec import Pipeline, Step
+from snapkit.procenv import for_children
 from snapkit.snapshot.model import FileEntry
 from snapkit.snapshot.repo import Repo
 from snapkit.snapshot.take import TakeResult
@@ -362,10 +363,11 @@ def stream_command(
 def step_environment() -> dict[str, str]:
     """The environment steps run in: ours, with this interpreter's folder first on PATH, so
     `python` in a step is the interpreter recorded in its fingerprint (and sees the same
-    packages)."""
+    packages). What the `snap` process set for itself only (`procenv`) is left out."""
     bin_dir = os.path.dirname(sys.executable)
     path = os.environ.get("PATH", "")
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir}
+    env = for_children(os.environ)
+    return {**env, "PATH": f"{bin_dir}{os.pathsep}{path}" if path else bin_dir}
 
 
 def mask(line: str, secret_values: list[str]) -> str:
