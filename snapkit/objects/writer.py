@@ -6,7 +6,7 @@ written. A take is then bound by whichever of the CPU and the disk is slower, an
 compressing moves work from the slower to the faster: when the disk keeps up, the CPU is
 what limits and compressing would only slow the take down; when the disk falls behind,
 the cores have time to spare and every byte compressed away is a byte less to write.
-The 2 GB benchmark set into a local store on 2 cores: 2.7–2.8 s against 3.6–3.7 s
+The 2 GB benchmark set into a local store on 2 cores: 2.7–3.0 s against 3.6–4.0 s
 compressing everything and 3.0–3.9 s compressing nothing (RESULTS.md, session 12).
 
 Publish order inside the object layer: a pack is uploaded first, then an index object that
