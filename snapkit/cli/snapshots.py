@@ -29,7 +29,8 @@ def register(cli: click.Group) -> None:
     default=None,
     help="How chunks are compressed, chosen once per store. auto (the default) "
     "compresses with lz4 on S3 and other remote stores, and in a local folder only "
-    "while the disk is slower than the cores, so it never slows a take down; lz4 "
+    "while the disk is slower than the cores, so that compressing does not slow a take "
+    "down; lz4 "
     "always compresses (the smallest fast store); zstd stores text ≈35 % smaller for "
     "≈1.6× the CPU; none stores everything as it is. Already-compressed data (Parquet, "
     "images) is stored as it is either way.",

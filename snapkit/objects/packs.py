@@ -35,7 +35,6 @@ CODEC_LZ4 = 2
 # A store's `compression` setting (docs/format.md §2) → the codec its writers try. `auto`
 # tries LZ4 only while the writes lag behind the reading, on a local store (writer.py).
 COMPRESSIONS = {"auto": CODEC_LZ4, "lz4": CODEC_LZ4, "zstd": CODEC_ZSTD, "none": CODEC_RAW}
-ADAPTIVE = frozenset({"auto"})
 DEFAULT_COMPRESSION = "auto"
 DEFAULT_CODEC = CODEC_LZ4
 _SAMPLE = 16 * 1024

@@ -82,8 +82,8 @@ class PackWriter:
             if chunk_id in self._reserved or (self.dedupe and self.objects.has(chunk_id)):
                 return False
             self._reserved.add(chunk_id)
-            lagging = not self.adaptive or self._uploading >= self._lagging
-        stored, codec = encode_blob(data, self.codec if lagging else CODEC_RAW)
+            compress = not self.adaptive or self._uploading >= self._lagging
+        stored, codec = encode_blob(data, self.codec if compress else CODEC_RAW)
         with self._lock:
             while self._builder is None:  # every buffer is full or uploading
                 self._lock.wait()

@@ -182,13 +182,9 @@ def apply_gc(repo: Repo, plan: GcPlan, progress: Progress | None = None) -> GcRe
     progress = progress or NoProgress()
     gone = set(plan.delete_packs) | set(plan.repack_packs)
     progress.start("repacking", plan.copy_bytes)
-    with PackWriter(
-        repo.objects,
-        dedupe=False,
-        keep_written=True,
-        codec=repo.codec,
-        adaptive=repo.adaptive,
-    ) as writer:
+    # Not `adaptive` even in an `auto` store: gc runs to save space, and a repack that
+    # found its disk keeping up would store raw what the takes had compressed.
+    with PackWriter(repo.objects, dedupe=False, keep_written=True, codec=repo.codec) as writer:
         for cid, data in repo.objects.fetch(plan.copy_chunks):
             writer.add(cid, data)
             progress.advance(len(data))

@@ -14,7 +14,7 @@ from snapkit.errors import CorruptObject, NotFound, StoreUnavailable, UsageError
 from snapkit.objects.cache import ObjectCache, worth_merging
 from snapkit.objects.chunker import ChunkerParams
 from snapkit.objects.hashing import digest, is_object_id
-from snapkit.objects.packs import ADAPTIVE, COMPRESSIONS, DEFAULT_COMPRESSION
+from snapkit.objects.packs import COMPRESSIONS, DEFAULT_COMPRESSION
 from snapkit.objects.store import ObjectStore
 from snapkit.snapshot import snapcache
 from snapkit.snapshot.model import FileEntry, Snapshot
@@ -63,7 +63,7 @@ class Repo:
             )
         self.codec = COMPRESSIONS[self.compression]
         # `auto`: a local store's writers compress only while their writes lag (writer.py)
-        self.adaptive = self.compression in ADAPTIVE and not storage.remote
+        self.adaptive = self.compression == "auto" and not storage.remote
         self.cache_dir = cache_root() / digest(storage.url.encode())[:16]
         self.objects = ObjectStore(storage, ObjectCache(self.cache_dir / "objects"))
         self.refs = RefStore(storage)

@@ -103,3 +103,28 @@ def test_gc_drops_an_index_entry_for_a_missing_unused_pack(store, tmp_path):
     _age_everything(store)
     store.gc(dry_run=False)
     assert store.check(read_data=True).ok
+
+
+def test_gc_repack_compresses_in_an_auto_store(store, tmp_path):
+    """A local `auto` store keeps a small take raw (its disk kept up); gc, which runs to
+    save space, compresses what it copies."""
+    from snapkit.objects.packs import CODEC_LZ4, CODEC_RAW
+
+    src = tmp_path / "src"
+    text = b"".join(b"row %d,some words here,%d\n" % (i, i * 7) for i in range(40_000))
+    write(src / "kept.csv", text)
+    write(src / "gone.csv", text[::-1])
+    first = store.take(src).id
+    os.remove(src / "gone.csv")
+    store.take(src, tags=["v2"])
+    assert store.compression == "auto"
+    (kept,) = store.ls("v2")
+    assert {store.repo.objects.locate(c).codec for c in kept.chunks} == {CODEC_RAW}
+    store.forget([first])
+    _age_everything(store)
+    result = store.gc(grace_seconds=3600, dry_run=False)
+    assert result.plan.repack_packs
+    store.repo.load_index()
+    assert {store.repo.objects.locate(c).codec for c in kept.chunks} == {CODEC_LZ4}
+    store.restore("v2", tmp_path / "out")
+    assert (tmp_path / "out/kept.csv").read_bytes() == text
